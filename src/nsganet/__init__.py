@@ -1,0 +1,15 @@
+"""nsganet: evolutionary multi-objective neural architecture search (NSGANetV1 and NSGANetV2)."""
+
+from __future__ import annotations
+
+from nsganet.api import run_config, search
+from nsganet.config import SearchConfig
+from nsganet.errors import ConfigError, InvalidArchitecture, NsganetError
+from nsganet.spaces import Architecture, SearchSpace, get_space
+from nsganet.strategies import get_strategy
+from nsganet.study import SearchResult
+
+__version__ = "0.1.0"
+
+__all__ = ["Architecture", "ConfigError", "InvalidArchitecture", "NsganetError", "SearchConfig",
+           "SearchResult", "SearchSpace", "__version__", "get_space", "get_strategy", "run_config", "search"]

@@ -1,0 +1,111 @@
+"""Named objectives and the cost model that measures FLOPs and parameters.
+
+Every objective is minimised. ``error`` comes from an evaluator; ``flops`` and
+``params`` are measured on the built network by :class:`CostModel`.
+
+FLOPs follow NAS-Bench-201 and the NSGANet papers: multiply-accumulate
+operations of convolutions and linear layers, in millions, for one image
+(``torch.utils.flop_counter`` counts two FLOPs per multiply-accumulate, so its
+total is halved). Normalisation, pooling and activations are not counted.
+Parameters are all learnable parameters, in millions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nsganet.errors import ConfigError
+from nsganet.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A minimised quantity; ``cost`` objectives are measured from the network alone."""
+
+    name: str
+    description: str
+    cost: bool = False
+    #: Worst value a search can see, when known independently of the space (error: 100 %).
+    worst: float | None = None
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "error": Objective("error", "validation error in percent (100 - accuracy)", worst=100.0),
+    "flops": Objective("flops", "multiply-accumulates of one forward pass, millions", cost=True),
+    "params": Objective("params", "learnable parameters, millions", cost=True),
+}
+
+
+def parse_objectives(names: str | list[str] | tuple[str, ...], allow_custom: bool = False) -> list[str]:
+    """Validate objective names (a comma-separated string or a list).
+
+    Custom names (returned by a user's evaluator function) are allowed only
+    when ``allow_custom`` is set.
+    """
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",")]
+    names = list(names)
+    if not names or any(not isinstance(n, str) or not n for n in names):
+        raise ConfigError("objectives must be a non-empty list of names, e.g. error,flops")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"objectives {','.join(names)} name one objective twice")
+    if not allow_custom:
+        unknown = [n for n in names if n not in OBJECTIVES]
+        if unknown:
+            raise ConfigError(f"unknown objective {unknown[0]!r}; known objectives: {', '.join(OBJECTIVES)}")
+    if len(names) < 2:
+        raise ConfigError("a multi-objective search needs at least two objectives, e.g. error,flops")
+    return names
+
+
+class CostModel:
+    """Measures FLOPs and parameters of a space's networks, cached per architecture.
+
+    The network is built for ``num_classes`` outputs and square
+    ``input_size`` x ``input_size`` inputs with ``in_channels`` channels.
+    """
+
+    def __init__(self, space: SearchSpace, num_classes: int = 10, input_size: int = 32,
+                 in_channels: int = 3, build_options: dict[str, Any] | None = None) -> None:
+        self.space = space
+        self.num_classes = num_classes
+        self.input_size = input_size
+        self.in_channels = in_channels
+        self.build_options = dict(build_options or {})
+        self._cache: dict[tuple[int, ...], dict[str, float]] = {}
+
+    def measure(self, genome: np.ndarray) -> dict[str, float]:
+        """``{"flops": MMACs, "params": millions}`` of one architecture."""
+        key = tuple(int(v) for v in genome)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._measure(np.asarray(key, dtype=np.int64))
+            self._cache[key] = cached
+        return dict(cached)
+
+    def _measure(self, genome: np.ndarray) -> dict[str, float]:
+        import torch
+        from torch.utils.flop_counter import FlopCounterMode
+
+        model = self.space.build(genome, num_classes=self.num_classes, input_size=self.input_size,
+                                 in_channels=self.in_channels, **self.build_options)
+        model.eval()
+        x = torch.zeros(1, self.in_channels, self.input_size, self.input_size)
+        counter = FlopCounterMode(display=False)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one image: extra threads only spin and contend with other workers
+        try:
+            with torch.no_grad(), counter:
+                model(x)
+        finally:
+            torch.set_num_threads(threads)
+        params = sum(p.numel() for p in model.parameters())
+        return {"flops": counter.get_total_flops() / 2e6, "params": params / 1e6}
+
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """Range of each cost objective over the space, from its smallest and largest genome."""
+        low, high = self.measure(self.space.smallest()), self.measure(self.space.largest())
+        return {name: (low[name], high[name]) for name in low}

@@ -1,0 +1,86 @@
+"""A problem joins a space, an evaluator and named objectives into one evaluation function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from nsganet.errors import ConfigError
+from nsganet.evaluators import Evaluator
+from nsganet.objectives import OBJECTIVES, CostModel
+from nsganet.spaces.base import SearchSpace
+
+
+class EvaluationFailed(Exception):
+    """An architecture could not be evaluated; the run records it as failed and goes on."""
+
+
+class Problem:
+    """Objective values of architectures: the evaluator's values plus measured costs.
+
+    Cost objectives (``flops``, ``params``) are measured by ``cost_model``
+    unless the evaluator returns them itself; every other objective must come
+    from the evaluator.
+    """
+
+    def __init__(self, space: SearchSpace, objectives: list[str], evaluator: Evaluator | None = None,
+                 cost_model: CostModel | None = None) -> None:
+        self.space, self.objectives, self.evaluator = space, list(objectives), evaluator
+        self.cost_model = cost_model or CostModel(space)
+        provides = getattr(evaluator, "provides", None)
+        for name in self.objectives:
+            objective = OBJECTIVES.get(name)
+            if objective is not None and objective.cost:
+                continue
+            if evaluator is None:
+                raise ConfigError(
+                    f"objective {name!r} needs an evaluator: pass --table FILE --metric COLUMN "
+                    "(or an evaluator function in the Python API)")
+            if provides is not None and name not in provides:
+                raise ConfigError(f"objective {name!r} is not produced by {evaluator!r}; "
+                                  f"it produces {', '.join(sorted(provides))}")
+
+    def evaluate(self, genome: np.ndarray) -> dict[str, float]:
+        """Objective values of one genome; raises :class:`EvaluationFailed` with a reason."""
+        arch = self.space.architecture(genome)
+        values: dict[str, float] = {}
+        if self.evaluator is not None:
+            result = self.evaluator(arch)
+            if isinstance(result, Mapping):
+                values.update(result)
+            else:
+                first = next((n for n in self.objectives if not _is_cost(n)), None)
+                if first is None:
+                    raise EvaluationFailed("the evaluator returned a number but every objective is a cost")
+                values[first] = result
+        missing_costs = [n for n in self.objectives if n not in values and _is_cost(n)]
+        if missing_costs:
+            values.update({k: v for k, v in self.cost_model.measure(arch.genome).items()
+                           if k in missing_costs})
+        out: dict[str, float] = {}
+        for name in self.objectives:
+            if name not in values:
+                raise EvaluationFailed(f"the evaluator returned no value for objective {name!r}")
+            out[name] = _as_float(name, values[name])
+        return out
+
+    def describe_evaluator(self) -> str:
+        return "none" if self.evaluator is None else repr(self.evaluator)
+
+
+def _is_cost(name: str) -> bool:
+    objective = OBJECTIVES.get(name)
+    return objective is not None and objective.cost
+
+
+def _as_float(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise EvaluationFailed(f"objective {name!r} is {value!r}, not a number") from None
+    if not math.isfinite(number):
+        raise EvaluationFailed(f"objective {name!r} is {number} (diverged?)")
+    return number

@@ -1,0 +1,56 @@
+"""Matplotlib figures of a run: the Pareto front and the hypervolume curve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,
+               title: str = "") -> None:
+    """All evaluated architectures (grey) and the non-dominated ones (red), pairwise for 3+ objectives."""
+    plt = _pyplot()
+    m = len(objectives)
+    pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    for ax, (i, j) in zip(axes[0], pairs):
+        ax.scatter(F[:, j], F[:, i], s=8, c="0.7", label=f"evaluated ({len(F)})")
+        order = np.argsort(front[:, j])
+        ax.plot(front[order, j], front[order, i], "o-", c="tab:red", ms=4, drawstyle="steps-post"
+                if m == 2 else "default", label=f"non-dominated ({len(front)})")
+        ax.set_xlabel(objectives[j])
+        ax.set_ylabel(objectives[i])
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_hypervolume(n_evaluated: Sequence[int], hypervolume: Sequence[float], path: str | Path,
+                     title: str = "") -> None:
+    """Normalised hypervolume of the non-dominated set against architectures evaluated."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(n_evaluated, hypervolume, "o-", ms=3)
+    ax.set_xlabel("architectures evaluated")
+    ax.set_ylabel("normalised hypervolume")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

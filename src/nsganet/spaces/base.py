@@ -1,0 +1,133 @@
+"""The search-space interface: an integer encoding plus a network builder.
+
+A space declares its encoding (bounds and how variables group into units and
+blocks) so that strategies can work on any space without knowing what the
+variables mean. Only :meth:`SearchSpace.build` touches torch, and it imports it
+lazily, so strategies and stores never pull torch in.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from nsganet.errors import InvalidArchitecture
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Integer encoding of a space: inclusive bounds and variable groups.
+
+    ``units`` lists, for each unit (a node of a cell, a layer, ...), the indices
+    of its variables; ``blocks`` lists, for each block (a cell, a stage, ...),
+    the indices of its units. Variables within a unit are ordered so that
+    neighbouring integer values are similar choices (inputs chronologically,
+    operations by complexity): parent-centric mutation relies on that.
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    units: tuple[tuple[int, ...], ...]
+    blocks: tuple[tuple[int, ...], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        lower = np.asarray(self.lower, dtype=np.int64)
+        upper = np.asarray(self.upper, dtype=np.int64)
+        if lower.shape != upper.shape or lower.ndim != 1 or np.any(upper < lower):
+            raise ValueError("encoding bounds must be 1-D with lower <= upper")
+        object.__setattr__(self, "lower", lower)
+        object.__setattr__(self, "upper", upper)
+        covered = sorted(i for unit in self.units for i in unit)
+        if covered != list(range(len(lower))):
+            raise ValueError("units must partition the variables 0..n_var-1")
+        if not self.blocks:
+            object.__setattr__(self, "blocks", (tuple(range(len(self.units))),))
+        if sorted(u for block in self.blocks for u in block) != list(range(len(self.units))):
+            raise ValueError("blocks must partition the units")
+
+    @property
+    def n_var(self) -> int:
+        return len(self.lower)
+
+    def contains(self, genome: np.ndarray) -> bool:
+        """Whether every variable lies within its bounds."""
+        genome = np.asarray(genome)
+        return genome.shape == self.lower.shape and bool(
+            np.all(genome >= self.lower) and np.all(genome <= self.upper)
+        )
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` genomes drawn uniformly within the bounds."""
+        return rng.integers(self.lower, self.upper + 1, size=(n, self.n_var), dtype=np.int64)
+
+
+class SearchSpace(ABC):
+    """A family of architectures with an integer encoding and a network builder."""
+
+    name: ClassVar[str]
+    encoding: Encoding
+
+    @abstractmethod
+    def to_string(self, genome: np.ndarray) -> str:
+        """The canonical, human-readable string of a genome."""
+
+    @abstractmethod
+    def from_string(self, text: str) -> np.ndarray:
+        """The genome of a canonical string; raises :class:`InvalidArchitecture`."""
+
+    @abstractmethod
+    def build(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
+              in_channels: int = 3, **options: Any) -> nn.Module:
+        """The ``torch.nn.Module`` of a genome."""
+
+    def smallest(self) -> np.ndarray:
+        """A genome of minimal cost (used for objective bounds and designs of experiments)."""
+        return self.encoding.lower.copy()
+
+    def largest(self) -> np.ndarray:
+        """A genome of maximal cost."""
+        return self.encoding.upper.copy()
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` random genomes."""
+        return self.encoding.sample(rng, n)
+
+    def check(self, genome: np.ndarray) -> np.ndarray:
+        """The genome as an int64 array; raises :class:`InvalidArchitecture` if out of bounds."""
+        arr = np.asarray(genome)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or not self.encoding.contains(arr):
+            raise InvalidArchitecture(
+                f"genome {list(np.ravel(arr))} is not a valid {self.name} encoding "
+                f"(expects {self.encoding.n_var} integers within "
+                f"{self.encoding.lower.tolist()}..{self.encoding.upper.tolist()})"
+            )
+        return arr.astype(np.int64)
+
+    def architecture(self, genome: np.ndarray) -> Architecture:
+        """Wrap a genome as an :class:`Architecture` of this space."""
+        return Architecture(self, tuple(int(v) for v in self.check(genome)))
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One point of a search space, as handed to evaluators.
+
+    ``str(arch)`` is the canonical string; :meth:`build` returns its network.
+    """
+
+    space: SearchSpace
+    genome: tuple[int, ...]
+
+    def __str__(self) -> str:
+        return self.space.to_string(np.asarray(self.genome))
+
+    def build(self, num_classes: int = 10, input_size: int = 32, in_channels: int = 3,
+              **options: Any) -> nn.Module:
+        return self.space.build(np.asarray(self.genome), num_classes=num_classes,
+                                input_size=input_size, in_channels=in_channels, **options)

@@ -1,0 +1,98 @@
+"""The strategy interface: ask for a batch of genomes, tell their objective values.
+
+Strategies see only the numeric :class:`~nsganet.spaces.base.Encoding` and the
+:class:`~nsganet.strategies.archive.Archive`; they never import torch. All
+their randomness comes from one generator seeded in :meth:`Strategy.setup`,
+and :meth:`Strategy.state_dict` captures everything needed to continue a run
+exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nsganet.errors import ConfigError
+from nsganet.spaces.base import Encoding
+from nsganet.strategies.archive import Archive, genome_key
+
+
+@dataclasses.dataclass
+class Strategy(ABC):
+    """Base class: hyper-parameters are dataclass fields, run state is set in :meth:`setup`."""
+
+    name: ClassVar[str]
+    pop_size: int = 40
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind = f.type if isinstance(f.type, type) else {"int": int, "float": float}.get(str(f.type))
+            if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                         or (kind is int and not float(value).is_integer())):
+                raise ConfigError(f"{self.name} option {f.name} must be a number, got {value!r}")
+        if self.pop_size < 2:
+            raise ConfigError(f"{self.name} pop_size must be at least 2, got {self.pop_size}")
+        self.pop_size = int(self.pop_size)
+
+    def setup(self, encoding: Encoding, n_obj: int, budget: int, seed: int) -> None:
+        """Prepare a fresh run; called once before the first :meth:`ask`."""
+        self.encoding, self.n_obj, self.budget = encoding, n_obj, budget
+        self.rng = np.random.default_rng(seed)
+        self.generation = 0
+
+    @abstractmethod
+    def ask(self, archive: Archive) -> np.ndarray:
+        """The next batch of genomes to evaluate, none of them already in ``archive``.
+
+        An empty batch means the strategy has nothing left to propose.
+        """
+
+    @abstractmethod
+    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
+        """Objective values of evaluated genomes from the last batch (NaN rows: failed)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state after the last :meth:`tell`."""
+        return {"generation": self.generation, "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generation = int(state["generation"])
+        self.rng.bit_generator.state = state["rng"]
+
+    def info(self) -> dict[str, Any]:
+        """Strategy-specific figures for the per-generation stats file."""
+        return {}
+
+    def sample_new(self, n: int, archive: Archive, taken: set[tuple[int, ...]],
+                   propose: Callable[[], np.ndarray] | None = None, max_tries: int = 50,
+                   fallback: bool = True) -> np.ndarray:
+        """Up to ``n`` distinct genomes not in ``archive`` nor ``taken``.
+
+        Genomes come from ``propose`` (uniform sampling by default); after
+        ``max_tries`` duplicates in a row the rest are sampled uniformly (or,
+        without ``fallback``, fewer are returned), and if even uniform samples
+        keep repeating the space is taken to be exhausted.
+        """
+        out: list[np.ndarray] = []
+        failures = 0
+        uniform = lambda: self.encoding.sample(self.rng, 1)[0]  # noqa: E731
+        source = propose or uniform
+        while len(out) < n:
+            candidate = source()
+            key = genome_key(candidate)
+            if key in taken or key in archive:
+                failures += 1
+                if failures >= max_tries:
+                    if source is uniform or not fallback:
+                        break
+                    source, failures = uniform, 0
+                continue
+            taken.add(key)
+            out.append(candidate)
+            failures = 0
+        return np.asarray(out, dtype=np.int64).reshape(len(out), self.encoding.n_var)

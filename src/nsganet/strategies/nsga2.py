@@ -1,0 +1,82 @@
+"""NSGA-II on integer genomes (Deb et al., 2002).
+
+Binary tournament on rank and crowding distance, crossover and mutation, then
+survival of the best ``pop_size`` of parents and offspring by non-dominated
+sorting and crowding distance. Offspring already evaluated (or repeated within
+the batch) are discarded and regenerated, so every proposal costs budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from nsganet.strategies.archive import Archive
+from nsganet.strategies.base import Strategy
+from nsganet.strategies.operators import PolynomialMutation, UniformCrossover
+from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
+
+
+@dataclasses.dataclass
+class NSGA2(Strategy):
+    """Vanilla NSGA-II: uniform crossover and discretised polynomial mutation."""
+
+    name = "nsga2"
+    crossover_prob: float = 0.9
+    mutation_prob: float = 0.1
+    mutation_eta: float = 3.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.crossover = self.make_crossover()
+        self.mutation = PolynomialMutation(self.mutation_prob, self.mutation_eta)
+
+    def make_crossover(self) -> Any:
+        return UniformCrossover(self.crossover_prob)
+
+    def setup(self, encoding: Any, n_obj: int, budget: int, seed: int) -> None:
+        super().setup(encoding, n_obj, budget, seed)
+        self.pop_X = np.empty((0, encoding.n_var), dtype=np.int64)
+        self.pop_F = np.empty((0, n_obj))
+
+    # -- ask -------------------------------------------------------------------------------
+    def ask(self, archive: Archive) -> np.ndarray:
+        if len(self.pop_X) == 0:
+            return self.sample_new(self.pop_size, archive, set())
+        return self.offspring(self.pop_size, archive, set())
+
+    def mate(self, rank: np.ndarray, crowding: np.ndarray) -> np.ndarray:
+        """One child from two parents chosen by binary tournament on ``rank`` and ``crowding``."""
+        a, b = binary_tournament(rank, crowding, 2, self.rng)
+        c1, c2 = self.crossover(self.pop_X[a], self.pop_X[b], self.encoding, self.rng)
+        child = c1 if self.rng.random() < 0.5 else c2
+        return self.mutation(child, self.encoding, self.rng)
+
+    def offspring(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
+        rank, crowding = rank_and_crowding(self.pop_F)
+        return self.sample_new(n, archive, taken, propose=lambda: self.mate(rank, crowding))
+
+    # -- tell ------------------------------------------------------------------------------
+    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
+        merged_X = np.vstack([self.pop_X, X])
+        merged_F = np.vstack([self.pop_F, F])
+        keep = np.sort(survive(merged_F, self.pop_size))
+        self.survivors = keep[keep >= len(self.pop_X)] - len(self.pop_X)  # rows of X that survived
+        self.pop_X, self.pop_F = merged_X[keep], merged_F[keep]
+        self.generation += 1
+
+    # -- state -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["population"] = self.pop_X.tolist()
+        state["objectives"] = [[None if np.isnan(v) else float(v) for v in row] for row in self.pop_F]
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.pop_X = np.asarray(state["population"], dtype=np.int64).reshape(-1, self.encoding.n_var)
+        self.pop_F = np.asarray(
+            [[np.nan if v is None else v for v in row] for row in state["objectives"]], dtype=float
+        ).reshape(-1, self.n_obj)

@@ -1,0 +1,103 @@
+"""NSGANetV1 (Lu et al., TEVC 2020, Algorithm 1).
+
+NSGA-II with the paper's operators: crossover between the space's units and
+blocks, parent-centric discretised polynomial mutation, and, once a fraction
+``exploit_start`` of the budget is spent (tau, 2/3 by default), exploitation by
+sampling a Bayesian network learned from the ``top_k`` best evaluated
+architectures. Exploitation starts with ``1 - rho = exploit_rate`` (25 %) of
+the offspring and then adapts rho by the softmax of the survival rates of the
+two kinds of offspring in the previous generation (Eq. 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from nsganet.errors import ConfigError
+from nsganet.strategies.archive import Archive, genome_key
+from nsganet.strategies.bayesnet import UnitChainNetwork
+from nsganet.strategies.nsga2 import NSGA2
+from nsganet.strategies.operators import UnitCrossover
+from nsganet.strategies.ranking import survival_order
+
+
+@dataclasses.dataclass
+class NSGANetV1(NSGA2):
+    """NSGANetV1 search strategy; defaults from the paper's Table I and Sec. III-C."""
+
+    name = "nsganetv1"
+    exploit_start: float = 2.0 / 3.0
+    exploit_rate: float = 0.25
+    top_k: int = 100
+    bn_order: int = 1
+    bn_prior: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.exploit_start <= 1.0 or not 0.0 <= self.exploit_rate <= 1.0:
+            raise ConfigError("nsganetv1 exploit_start and exploit_rate must lie in [0, 1]")
+        if self.top_k < 1 or self.bn_order < 0 or self.bn_prior <= 0:
+            raise ConfigError("nsganetv1 needs top_k >= 1, bn_order >= 0 and bn_prior > 0")
+
+    def make_crossover(self) -> Any:
+        return UnitCrossover(self.crossover_prob)
+
+    def setup(self, encoding: Any, n_obj: int, budget: int, seed: int) -> None:
+        super().setup(encoding, n_obj, budget, seed)
+        self.rho = 1.0  # probability that an offspring comes from the genetic operators
+        self.exploiting = False
+        self.survival_rates: dict[str, float] = {}
+        self._origin: dict[tuple[int, ...], str] = {}
+
+    def ask(self, archive: Archive) -> np.ndarray:
+        if len(self.pop_X) == 0:
+            return super().ask(archive)
+        if not self.exploiting and len(archive) >= self.exploit_start * self.budget:
+            self.exploiting, self.rho = True, 1.0 - self.exploit_rate
+        n_bn = int(np.sum(self.rng.random(self.pop_size) >= self.rho)) if self.exploiting else 0
+        taken: set[tuple[int, ...]] = set()
+        from_bn = np.empty((0, self.encoding.n_var), dtype=np.int64)
+        if n_bn:
+            network = self.fit_network(archive)
+            from_bn = self.sample_new(n_bn, archive, taken, propose=lambda: network.sample(self.rng, 1)[0],
+                                      fallback=False)  # the genetic operators make up any shortfall
+        from_ga = self.offspring(self.pop_size - len(from_bn), archive, taken)
+        self._origin = {genome_key(x): "bn" for x in from_bn}
+        self._origin.update({genome_key(x): "ga" for x in from_ga})
+        return np.vstack([from_ga, from_bn])
+
+    def fit_network(self, archive: Archive) -> UnitChainNetwork:
+        """The Bayesian network of the ``top_k`` archive members by rank and crowding."""
+        X, F = archive.successful()
+        best = X[survival_order(F)[: self.top_k]]
+        return UnitChainNetwork(self.encoding, self.bn_order, self.bn_prior).fit(best)
+
+    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
+        super().tell(X, F)
+        origins = np.array([self._origin.get(genome_key(x), "init") for x in X])
+        survived = np.zeros(len(X), dtype=bool)
+        survived[self.survivors] = True
+        rates = {kind: float(survived[origins == kind].mean())
+                 for kind in ("ga", "bn") if np.any(origins == kind)}
+        self.survival_rates = rates
+        if self.exploiting and len(rates) == 2:
+            weights = {kind: math.exp(rate) for kind, rate in rates.items()}
+            self.rho = weights["ga"] / (weights["ga"] + weights["bn"])  # Eq. (2)
+        self._origin = {}
+
+    def info(self) -> dict[str, Any]:
+        return {"rho": self.rho, "exploiting": self.exploiting, "survival_rates": self.survival_rates}
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update(rho=self.rho, exploiting=self.exploiting, survival_rates=self.survival_rates)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.rho, self.exploiting = float(state["rho"]), bool(state["exploiting"])
+        self.survival_rates = dict(state["survival_rates"])

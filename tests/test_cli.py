@@ -1,0 +1,146 @@
+"""The command line: a real search, config files, and one-line errors with exit code 2."""
+
+import csv
+import os
+import sqlite3
+
+import pytest
+import yaml
+from conftest import METRIC, run_cli
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def search_args(table, out, *extra):
+    return ("search", "--table", str(table), "--metric", METRIC, "--budget", "30", "--pop-size", "10",
+            "--seed", "2", "--out", str(out), "-q", *extra)
+
+
+def test_search_writes_the_run_directory_and_prints_the_front(tmp_path, nb201_table):
+    result = run_cli(*search_args(nb201_table, tmp_path / "run", "--objectives", "error,params"))
+    assert result.returncode == 0, result.stderr
+    assert "non-dominated front" in result.stdout and "params" in result.stdout
+    with open(tmp_path / "run" / "evaluations.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 30 and list(rows[0]) == ["arch", "error", "params", "status", "generation"]
+    assert all(0.07 < float(r["params"]) < 1.54 for r in rows)
+
+
+def test_dumped_config_reruns_the_same_search(tmp_path, nb201_table):
+    assert run_cli(*search_args(nb201_table, tmp_path / "a")).returncode == 0
+    config = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    assert config["budget"] == 30 and config["objectives"] == ["error", "flops"] and "out" not in config
+    rerun = run_cli("search", "--config", str(tmp_path / "a" / "config.yaml"), "--out", str(tmp_path / "b"), "-q")
+    assert rerun.returncode == 0, rerun.stderr
+    assert (tmp_path / "a" / "evaluations.csv").read_text() == (tmp_path / "b" / "evaluations.csv").read_text()
+
+
+def test_config_file_keys_and_command_line_overrides(tmp_path, nb201_table):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({"table": str(nb201_table), "metric": METRIC, "strategy": "random",
+                                      "budget": 12, "pop_size": 4, "strategy_params": {}}))
+    result = run_cli("search", "--config", str(config), "--budget", "8", "--out", str(tmp_path / "r"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())["budget"] == 8
+    assert len((tmp_path / "r" / "evaluations.csv").read_text().splitlines()) == 9
+
+
+def test_help_documents_every_option():
+    result = run_cli("search", "--help")
+    assert result.returncode == 0
+    for option in ("--config", "--space", "--strategy", "--objectives", "--budget", "--seed", "--pop-size",
+                   "--table", "--metric", "--num-classes", "--input-size", "--out", "--resume", "--quiet"):
+        assert option in result.stdout
+
+
+def test_costs_command_prints_the_published_ranges():
+    result = run_cli("costs", "--input-size", "16", "--num-classes", "120")
+    assert result.returncode == 0
+    assert "flops 1.9533-55.0374" in result.stdout
+    result = run_cli("costs", "--arch", ARCH)
+    assert result.returncode == 0 and "MFLOPs" in result.stdout
+
+
+def _bad_inputs(tmp_path, table):
+    """(name, argv) pairs; every one must fail with one line and exit code 2."""
+    partial = tmp_path / "partial.csv"
+    partial.write_text(f"arch,{METRIC}\n{ARCH},93.1\n")
+    broken = tmp_path / "broken.csv"
+    broken.write_text(f"arch,{METRIC}\n{ARCH},93.1,extra\n")
+    not_yaml = tmp_path / "bad.yaml"
+    not_yaml.write_text("budget: [1, 2\n")
+    unknown_key = tmp_path / "unknown.yaml"
+    unknown_key.write_text("budjet: 10\n")
+    wrong_type = tmp_path / "type.yaml"
+    wrong_type.write_text("budget: many\n")
+    a_list = tmp_path / "list.yaml"
+    a_list.write_text("- budget\n")
+    bad_params = tmp_path / "params.yaml"
+    bad_params.write_text(f"table: {table}\nmetric: {METRIC}\nstrategy_params: {{mutation_rate: 2}}\n")
+    file_as_dir = tmp_path / "file"
+    file_as_dir.write_text("")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "run.sqlite").write_bytes(b"garbage" * 1000)
+    base = ["search", "--table", str(table), "--metric", METRIC, "-q", "--budget", "5"]
+    return [
+        ("unknown space", [*base, "--space", "darts"]),
+        ("unknown strategy", [*base, "--strategy", "evolution"]),
+        ("zero budget", [*base, "--budget", "0"]),
+        ("non-numeric budget", [*base, "--budget", "ten"]),
+        ("negative seed", [*base, "--seed", "-1"]),
+        ("unknown objective", [*base, "--objectives", "error,latency"]),
+        ("one objective", [*base, "--objectives", "error"]),
+        ("error without evaluator", ["search", "-q", "--out", str(tmp_path / "x1")]),
+        ("table without metric", ["search", "--table", str(table), "-q"]),
+        ("missing table", ["search", "--table", str(tmp_path / "nope.csv"), "--metric", METRIC, "-q",
+                           "--out", str(tmp_path / "x2")]),
+        ("missing column",
+         ["search", "--table", str(table), "--metric", "top5", "-q", "--out", str(tmp_path / "x3")]),
+        ("malformed table",
+         ["search", "--table", str(broken), "--metric", METRIC, "-q", "--out", str(tmp_path / "x4")]),
+        ("architecture not in table",
+         ["search", "--table", str(partial), "--metric", METRIC, "-q", "--out", str(tmp_path / "x5")]),
+        ("missing config", ["search", "--config", str(tmp_path / "none.yaml")]),
+        ("invalid yaml", ["search", "--config", str(not_yaml)]),
+        ("unknown config key", ["search", "--config", str(unknown_key)]),
+        ("wrong config type", ["search", "--config", str(wrong_type)]),
+        ("config not a mapping", ["search", "--config", str(a_list)]),
+        ("unknown strategy option", ["search", "--config", str(bad_params), "--out", str(tmp_path / "x6")]),
+        ("output is a file", [*base, "--out", str(file_as_dir / "run")]),
+        ("corrupt store", [*base, "--out", str(corrupt), "--resume"]),
+        ("bad architecture string", ["costs", "--arch", "|conv~0|"]),
+        ("unknown command", ["evolve"]),
+    ]
+
+
+def test_bad_inputs_fail_with_one_line_and_exit_code_2(tmp_path, nb201_table):
+    failures = []
+    for name, argv in _bad_inputs(tmp_path, nb201_table):
+        result = run_cli(*argv)
+        lines = result.stderr.strip().splitlines()
+        if result.returncode != 2 or len(lines) != 1 or "Traceback" in result.stderr:
+            failures.append(f"{name}: exit {result.returncode}, stderr {result.stderr!r}")
+        elif not lines[0].startswith("nsganet"):
+            failures.append(f"{name}: unexpected message {lines[0]!r}")
+    assert not failures, "\n".join(failures)
+
+
+def test_reusing_or_changing_a_run_is_refused_and_the_store_stays_intact(tmp_path, nb201_table):
+    out = tmp_path / "run"
+    assert run_cli(*search_args(nb201_table, out)).returncode == 0
+    again = run_cli(*search_args(nb201_table, out))
+    assert again.returncode == 2 and "already holds a run" in again.stderr
+    changed = run_cli(*search_args(nb201_table, out, "--resume", "--objectives", "error,params"))
+    assert changed.returncode == 2 and "config differs in objectives" in changed.stderr
+    with sqlite3.connect(out / "run.sqlite") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] == 30
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_output_directory(tmp_path, nb201_table):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = run_cli(*search_args(nb201_table, locked / "run"))
+    assert result.returncode == 2 and "cannot write" in result.stderr

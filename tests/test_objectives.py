@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import torch
+
+from nsganet.errors import ConfigError
+from nsganet.objectives import CostModel, parse_objectives
+from nsganet.spaces import SearchSpace, get_space
+from nsganet.spaces.base import Encoding
+
+
+@pytest.mark.parametrize("input_size, num_classes, flops, params", [
+    (32, 10, (7.78, 220.11), (0.073, 1.53)),   # NAS-Bench-201 CIFAR-10
+    (16, 120, (1.95, 55.04), (0.080, 1.54)),   # NAS-Bench-201 ImageNet16-120
+])
+def test_nb201_cost_ranges_match_published(input_size, num_classes, flops, params):
+    model = CostModel(get_space("nb201"), num_classes=num_classes, input_size=input_size)
+    bounds = model.bounds()
+    # published figures are truncated / rounded to two decimals
+    assert bounds["flops"][0] == pytest.approx(flops[0], abs=0.01)
+    assert bounds["flops"][1] == pytest.approx(flops[1], abs=0.01)
+    assert bounds["params"][0] == pytest.approx(params[0], abs=0.001)
+    assert bounds["params"][1] == pytest.approx(params[1], abs=0.01)
+
+
+class _OneConv(SearchSpace):
+    """A toy space whose network is one convolution and one linear layer."""
+
+    name = "oneconv"
+
+    def __init__(self):
+        self.encoding = Encoding(np.array([1]), np.array([4]), units=((0,),))
+
+    def to_string(self, genome):
+        return f"c{int(genome[0])}"
+
+    def from_string(self, text):
+        return np.array([int(text[1:])])
+
+    def build(self, genome, num_classes=10, input_size=32, in_channels=3, **options):
+        width = int(genome[0])
+        return torch.nn.Sequential(torch.nn.Conv2d(in_channels, width, 3, padding=1, bias=False),
+                                   torch.nn.Flatten(), torch.nn.Linear(width * input_size ** 2, num_classes))
+
+
+def test_flops_are_multiply_accumulates_and_params_are_counted():
+    model = CostModel(_OneConv(), num_classes=5, input_size=8, in_channels=3)
+    values = model.measure(np.array([4]))
+    conv_macs = 3 * 4 * 9 * 8 * 8
+    linear_macs = 4 * 8 * 8 * 5
+    assert values["flops"] == pytest.approx((conv_macs + linear_macs) / 1e6)
+    assert values["params"] == pytest.approx((3 * 4 * 9 + 4 * 64 * 5 + 5) / 1e6)
+
+
+def test_costs_are_cached_per_architecture(monkeypatch):
+    model = CostModel(_OneConv())
+    calls = []
+    original = model._measure
+    monkeypatch.setattr(model, "_measure", lambda g: calls.append(1) or original(g))
+    first = model.measure(np.array([2]))
+    assert model.measure(np.array([2])) == first
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("names, fragment", [
+    ("error", "at least two"), ("error,error", "twice"), ("error,latency", "unknown objective"), ("", "non-empty"),
+])
+def test_bad_objective_lists(names, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        parse_objectives(names)
+
+
+def test_custom_objectives_only_when_allowed():
+    assert parse_objectives("error,ops", allow_custom=True) == ["error", "ops"]
