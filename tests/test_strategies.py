@@ -22,13 +22,17 @@ def objectives(X):
     return np.stack([error, cost], axis=1)
 
 
-def drive(strategy, archive, generations, budget=10_000):
+def evaluate_batch(strategy, archive, X):
+    F = objectives(X)
+    for x, f in zip(X, F):
+        archive.add(x, f)
+    strategy.tell(X, F)
+    return F
+
+
+def drive(strategy, archive, generations):
     for _ in range(generations):
-        X = strategy.ask(archive)
-        F = objectives(X)
-        for x, f in zip(X, F):
-            archive.add(x, f)
-        strategy.tell(X, F)
+        evaluate_batch(strategy, archive, strategy.ask(archive))
 
 
 @pytest.mark.parametrize("name", ["random", "nsga2", "nsganetv1"])
@@ -42,10 +46,7 @@ def test_batches_are_new_distinct_and_in_bounds(name):
         assert len({tuple(x) for x in X}) == 12
         assert not any(x in archive for x in X)
         assert all(ENCODING.contains(x) for x in X)
-        F = objectives(X)
-        for x, f in zip(X, F):
-            archive.add(x, f)
-        strategy.tell(X, F)
+        evaluate_batch(strategy, archive, X)
 
 
 @pytest.mark.parametrize("name", ["random", "nsga2", "nsganetv1"])
@@ -104,10 +105,7 @@ def test_nsganetv1_exploitation_starts_at_two_thirds_and_follows_eq2():
     assert s.exploiting and s.rho == 0.75
     origins = [s._origin[tuple(int(v) for v in x)] for x in X]
     assert set(origins) <= {"ga", "bn"}
-    F = objectives(X)
-    for x, f in zip(X, F):
-        archive.add(x, f)
-    s.tell(X, F)
+    evaluate_batch(s, archive, X)
     rates = s.survival_rates
     if len(rates) == 2:  # Eq. 2: softmax of the survival rates
         expected = math.exp(rates["ga"]) / (math.exp(rates["ga"]) + math.exp(rates["bn"]))

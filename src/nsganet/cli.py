@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from nsganet.config import SearchConfig, load_config
@@ -21,24 +22,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for integers no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return value
+_positive_int = _int_at_least(1)
+_nonnegative_int = _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search a space for architectures trading off the objectives. Every option can "
                     "also be given in a YAML --config file under the same name (dashes as underscores); "
                     "options on the command line win. The run directory keeps a SQLite store, "
-                    "evaluations.csv, front.csv, stats/gen_N.json, config.yaml and plots.")
+                    "evaluations.csv, front.csv, stats/gen_N.json, config.yaml and plots.",
+        epilog="config-file-only keys:\n"
+               "  strategy_params  strategy options, e.g. {crossover_prob: 0.9, mutation_prob: 0.1,\n"
+               "                   mutation_eta: 3, exploit_start: 0.667, exploit_rate: 0.25, top_k: 100}\n"
+               "  in_channels      input channels of the built networks (default 3)\n\n"
+               "examples:\n"
+               "  nsganet search --table nats_tss_cifar10.csv --metric cifar10_test_acc_200ep --budget 300\n"
+               "  nsganet search --config runs/demo/config.yaml --out runs/again\n"
+               "  nsganet search --config runs/demo/config.yaml --out runs/demo --resume   # after a crash",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--config", metavar="FILE", help="YAML file with any of the options below")
     s.add_argument("--space", choices=space_names(), help="search space (default nb201)")
     s.add_argument("--strategy", choices=strategy_names(), help="search strategy (default nsganetv1)")
@@ -155,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nsganet: interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

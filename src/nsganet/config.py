@@ -40,9 +40,8 @@ class SearchConfig:
         _expect("objectives", self.objectives, list)
         for name in ("budget", "seed", "num_classes", "input_size", "in_channels"):
             _expect(name, getattr(self, name), int)
-        for name in ("pop_size",):
-            if getattr(self, name) is not None:
-                _expect(name, getattr(self, name), int)
+        if self.pop_size is not None:
+            _expect("pop_size", self.pop_size, int)
         for name in ("table", "metric", "out"):
             if getattr(self, name) is not None:
                 _expect(name, getattr(self, name), str)

@@ -32,8 +32,7 @@ class Problem:
         self.cost_model = cost_model or CostModel(space)
         provides = getattr(evaluator, "provides", None)
         for name in self.objectives:
-            objective = OBJECTIVES.get(name)
-            if objective is not None and objective.cost:
+            if _is_cost(name):
                 continue
             if evaluator is None:
                 raise ConfigError(
@@ -66,9 +65,6 @@ class Problem:
                 raise EvaluationFailed(f"the evaluator returned no value for objective {name!r}")
             out[name] = _as_float(name, values[name])
         return out
-
-    def describe_evaluator(self) -> str:
-        return "none" if self.evaluator is None else repr(self.evaluator)
 
 
 def _is_cost(name: str) -> bool:

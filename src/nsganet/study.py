@@ -91,7 +91,6 @@ class Study:
         recorded = store.get_meta("config")
         if recorded is None:
             store.set_meta("config", self.config)
-            store.set_meta("objectives", self.objectives)
             dump_config(self.config, self.out / CONFIG_FILE)
         elif not self.resume:
             store.close()
@@ -169,12 +168,13 @@ class Study:
                     logger.warning("the strategy has nothing new to propose: the space looks exhausted")
                     break
                 self.strategy.tell(X, F)
-                store.save_generation(generation, len(archive), self.strategy.state_dict(),
-                                      self.strategy.info())
-                stats = self._generation_stats(store, generation, self.strategy.info())
+                info = self.strategy.info()
+                store.save_generation(generation, len(archive), self.strategy.state_dict(), info)
+                evaluations = store.evaluations()
+                stats = self._generation_stats(store, evaluations, generation, info)
                 outputs.write_stats(self.out, generation, stats)
-                outputs.write_evaluations_csv(self.out, store.evaluations(), self.objectives)
-                bar.set_postfix(front=len(stats["front"]), hv=f"{stats['hypervolume']:.4f}")
+                outputs.write_evaluations_csv(self.out, evaluations, self.objectives)
+                bar.set_postfix(front=len(stats["front"]), hv=f"{stats['hypervolume'] or 0:.4f}")
                 done_generation = generation
         finally:
             bar.close()
@@ -223,24 +223,23 @@ class Study:
                 logger.warning("evaluation %d failed: %s: %s", seq, arch, outcome.reason)
             bar.update(1)
 
-        rows = []
-        for offset in range(len(genomes)):
-            row = self._row(results[len(archive) + offset])
-            rows.append(np.full(len(self.objectives), np.nan) if row is None else row)
         first = len(archive)
+        F = np.full((len(genomes), len(self.objectives)), np.nan)
         for offset, genome in enumerate(genomes):
-            archive.add(genome, None if np.isnan(rows[offset]).any() else rows[offset])
-        assert len(archive) == first + len(genomes)
-        X = np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.space.encoding.n_var)
-        return X, np.asarray(rows, dtype=float).reshape(len(genomes), len(self.objectives))
+            row = self._row(results[first + offset])
+            if row is not None:
+                F[offset] = row
+            archive.add(genome, row)
+        return np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.space.encoding.n_var), F
 
-    def _generation_stats(self, store: RunStore, generation: int, info: dict[str, Any]) -> dict[str, Any]:
+    def _generation_stats(self, store: RunStore, evaluations: list[Evaluation], generation: int,
+                          info: dict[str, Any]) -> dict[str, Any]:
         """The stats file of a generation, derived from the store alone."""
-        evaluations = store.evaluations(max_generation=generation)
+        evaluations = [e for e in evaluations if e.generation <= generation]
         front = outputs.front_of(evaluations, self.objectives)
         bounds = self._bounds(store)
         F = outputs.objective_matrix(front, self.objectives)
-        hv = normalized_hypervolume(F, *bounds) if bounds is not None else float("nan")
+        hv = normalized_hypervolume(F, *bounds) if bounds is not None else None
         return {
             "generation": generation,
             "n_evaluated": len(evaluations),
@@ -261,7 +260,8 @@ class Study:
             generation = saved.pop("generation")
             saved.pop("n_evaluated")
             if not outputs.stats_path(self.out, generation).exists():
-                outputs.write_stats(self.out, generation, self._generation_stats(store, generation, saved))
+                outputs.write_stats(self.out, generation,
+                                    self._generation_stats(store, evaluations, generation, saved))
         stats = outputs.read_stats(self.out)
         if self.plots and front:
             F = outputs.objective_matrix(evaluations, self.objectives)
@@ -269,8 +269,8 @@ class Study:
             title = f"{self.space.name} / {self.strategy.name} / seed {self.seed}"
             plot_front(F[ok], outputs.objective_matrix(front, self.objectives), self.objectives,
                        self.out / "front.png", title=title)
-            if stats:
-                plot_hypervolume([s["n_evaluated"] for s in stats], [s["hypervolume"] for s in stats],
-                                 self.out / "hypervolume.png", title=title)
-        hv = stats[-1]["hypervolume"] if stats else float("nan")
+            curve = [(s["n_evaluated"], s["hypervolume"]) for s in stats if s["hypervolume"] is not None]
+            if curve:
+                plot_hypervolume(*zip(*curve), self.out / "hypervolume.png", title=title)
+        hv = stats[-1]["hypervolume"] if stats and stats[-1]["hypervolume"] is not None else float("nan")
         return SearchResult(self.out, list(self.objectives), evaluations, front, hv, generations + 1, stats)

@@ -29,6 +29,11 @@ def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path
         order = np.argsort(front[:, j])
         ax.plot(front[order, j], front[order, i], "o-", c="tab:red", ms=4, drawstyle="steps-post"
                 if m == 2 else "default", label=f"non-dominated ({len(front)})")
+        low, high = front[:, i].min(), front[:, i].max()
+        top = high + 1.5 * max(high - low, 1e-9 + 0.05 * abs(high))
+        if F[:, i].max() > top:  # keep the front legible; far-off architectures are cut off
+            ax.set_ylim(top=top)
+            ax.set_title(f"{int(np.sum(F[:, i] > top))} with {objectives[i]} > {top:.3g} not shown", fontsize=8)
         ax.set_xlabel(objectives[j])
         ax.set_ylabel(objectives[i])
         ax.grid(alpha=0.3)

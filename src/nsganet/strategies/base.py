@@ -20,6 +20,8 @@ from nsganet.errors import ConfigError
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
 
+_NUMERIC = {"int": int, "float": float}
+
 
 @dataclasses.dataclass
 class Strategy(ABC):
@@ -29,15 +31,19 @@ class Strategy(ABC):
     pop_size: int = 40
 
     def __post_init__(self) -> None:
+        """Check that numeric options are numbers (they may come from a YAML file)."""
         for f in dataclasses.fields(self):
+            kind = _NUMERIC.get(f.type if isinstance(f.type, str) else f.type.__name__)
             value = getattr(self, f.name)
-            kind = f.type if isinstance(f.type, type) else {"int": int, "float": float}.get(str(f.type))
-            if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                         or (kind is int and not float(value).is_integer())):
-                raise ConfigError(f"{self.name} option {f.name} must be a number, got {value!r}")
+            if kind is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                    kind is int and value != int(value)):
+                what = "an integer" if kind is int else "a number"
+                raise ConfigError(f"{self.name} option {f.name} must be {what}, got {value!r}")
+            setattr(self, f.name, kind(value))
         if self.pop_size < 2:
             raise ConfigError(f"{self.name} pop_size must be at least 2, got {self.pop_size}")
-        self.pop_size = int(self.pop_size)
 
     def setup(self, encoding: Encoding, n_obj: int, budget: int, seed: int) -> None:
         """Prepare a fresh run; called once before the first :meth:`ask`."""
