@@ -34,12 +34,11 @@ def search(space: str | SearchSpace = "nb201", evaluator: Evaluator | None = Non
     """
     if evaluator is not None and table is not None:
         raise ConfigError("give either an evaluator function or a table, not both")
-    if isinstance(objectives, str):
-        objectives = objectives.split(",")
     config = SearchConfig(
         space=space if isinstance(space, str) else space.name,
         strategy=strategy if isinstance(strategy, str) else strategy.name,
-        objectives=list(objectives), budget=budget, seed=seed, pop_size=pop_size,
+        objectives=objectives if isinstance(objectives, str) else list(objectives),
+        budget=budget, seed=seed, pop_size=pop_size,
         strategy_params=dict(strategy_params or {}), table=None if table is None else str(table),
         metric=metric, num_classes=num_classes, input_size=input_size, in_channels=in_channels,
         out=None if out is None else str(out),

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import Strategy
-from nsganet.strategies.operators import PolynomialMutation, UniformCrossover
+from nsganet.strategies.operators import PolynomialMutation, UniformCrossover, UnitCrossover
 from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
 
 
@@ -33,10 +34,10 @@ class NSGA2(Strategy):
         self.crossover = self.make_crossover()
         self.mutation = PolynomialMutation(self.mutation_prob, self.mutation_eta)
 
-    def make_crossover(self) -> Any:
+    def make_crossover(self) -> UniformCrossover | UnitCrossover:
         return UniformCrossover(self.crossover_prob)
 
-    def setup(self, encoding: Any, n_obj: int, budget: int, seed: int) -> None:
+    def setup(self, encoding: Encoding, n_obj: int, budget: int, seed: int) -> None:
         super().setup(encoding, n_obj, budget, seed)
         self.pop_X = np.empty((0, encoding.n_var), dtype=np.int64)
         self.pop_F = np.empty((0, n_obj))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import ConfigError
+from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
 from nsganet.strategies.bayesnet import UnitChainNetwork
 from nsganet.strategies.nsga2 import NSGA2
@@ -43,10 +44,10 @@ class NSGANetV1(NSGA2):
         if self.top_k < 1 or self.bn_order < 0 or self.bn_prior <= 0:
             raise ConfigError("nsganetv1 needs top_k >= 1, bn_order >= 0 and bn_prior > 0")
 
-    def make_crossover(self) -> Any:
+    def make_crossover(self) -> UnitCrossover:
         return UnitCrossover(self.crossover_prob)
 
-    def setup(self, encoding: Any, n_obj: int, budget: int, seed: int) -> None:
+    def setup(self, encoding: Encoding, n_obj: int, budget: int, seed: int) -> None:
         super().setup(encoding, n_obj, budget, seed)
         self.rho = 1.0  # probability that an offspring comes from the genetic operators
         self.exploiting = False
