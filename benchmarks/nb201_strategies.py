@@ -9,6 +9,8 @@ never repeat an architecture; pymoo's and Optuna's count their repeats, as a
 user training each proposal would pay for them.
 
     python benchmarks/nb201_strategies.py [--seeds 30] [--budgets 100,200,300,500,1000]
+    python benchmarks/nb201_strategies.py --budgets 300,1000 --out benchmarks/results/ablation \\
+        --strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
 
 Needs the bench extra (pip install -e ".[bench]"). FLOPs of all 15,625
 architectures are measured once with nsganet's cost model and cached in
@@ -43,6 +45,13 @@ METRIC = "cifar10_test_acc_200ep"
 POP_SIZE = 20
 OURS = ("random", "nsga2", "nsganetv1")
 PEERS = ("pymoo-nsga2", "optuna-nsga2")
+#: Ablations of NSGANetV1's Bayesian-network exploitation (V1 paper Fig. 8a and Fig. 26):
+#: name -> (strategy, options). Not run by default; pass them to --strategies.
+VARIANTS = {
+    "nsganetv1-nobn": ("nsganetv1", {"exploit_start": 1.0}),  # exploitation never starts
+    "nsganetv1-tau1/3": ("nsganetv1", {"exploit_start": 1 / 3}),  # starts after 1/3 of the budget
+    "nsganetv1-tau9/10": ("nsganetv1", {"exploit_start": 0.9}),  # starts late
+}
 
 SPACE = get_space("nb201")
 _TABLE: dict[tuple[int, ...], tuple[float, float]] = {}  # genome -> (error, flops), per worker
@@ -86,14 +95,17 @@ def _objectives(genome) -> list[float]:
     return list(_TABLE[tuple(int(v) for v in genome)])
 
 
-def run_ours(strategy: str, budget: int, seed: int) -> tuple[np.ndarray, int]:
-    def evaluate(arch):
-        error, flops = _TABLE[arch.genome]
-        return {"error": error, "flops": flops}
+def _table_objectives(arch) -> dict[str, float]:
+    error, flops = _TABLE[arch.genome]
+    return {"error": error, "flops": flops}
 
+
+def run_ours(name: str, budget: int, seed: int) -> tuple[np.ndarray, int]:
+    strategy, params = VARIANTS.get(name, (name, {}))
     with tempfile.TemporaryDirectory() as tmp:
-        result = nsganet.search("nb201", evaluate, ["error", "flops"], strategy, budget=budget, seed=seed,
-                                out=Path(tmp) / "run", pop_size=POP_SIZE, progress=False, plots=False)
+        result = nsganet.search("nb201", _table_objectives, ["error", "flops"], strategy, budget=budget, seed=seed,
+                                out=Path(tmp) / "run", pop_size=POP_SIZE, strategy_params=params,
+                                progress=False, plots=False)
     F = np.array([[e.objectives["error"], e.objectives["flops"]] for e in result.evaluations])
     return F, len({e.arch for e in result.evaluations})
 
@@ -149,7 +161,7 @@ def run_job(job: tuple[str, int, int]) -> tuple[str, int, int, np.ndarray, int, 
     """One search; returns the objective values in evaluation order and the number of distinct architectures."""
     name, budget, seed = job
     start = time.perf_counter()
-    if name in OURS:
+    if name in OURS or name in VARIANTS:
         F, distinct = run_ours(name, budget, seed)
     elif name == "pymoo-nsga2":
         F, distinct = run_pymoo(budget, seed)
@@ -169,6 +181,9 @@ def main() -> None:
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
     names = args.strategies.split(",")
+    unknown = [n for n in names if n not in OURS + PEERS and n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown strategy {unknown[0]}; known: {', '.join(OURS + PEERS + tuple(VARIANTS))}")
 
     problem = load_problem(args.table, args.workers)
     F_all = np.array(list(problem.values()))
@@ -195,7 +210,7 @@ def main() -> None:
     print(f"{len(jobs)} searches in {time.perf_counter() - start:.0f} s on {args.workers} workers; "
           f"{args.seeds} seeds, population {POP_SIZE}\n")
 
-    header = (f"{'strategy':<14}{'budget':>7}  {'HV ratio median [IQR]':<28}{'IGD median [IQR]':<26}"
+    header = (f"{'strategy':<18}{'budget':>7}  {'HV ratio median [IQR]':<28}{'IGD median [IQR]':<26}"
               f"{'repeats':>8}")
     print(header)
     print("-" * len(header))
@@ -207,13 +222,13 @@ def main() -> None:
             igd_q = np.percentile(values[:, 1], [25, 50, 75])
             rows.append((name, budget, *hv_q, *igd_q))
             repeated = 100 * np.mean(repeats[(name, budget)])
-            print(f"{name:<14}{budget:>7}  {hv_q[1]:.4f} [{hv_q[0]:.4f}, {hv_q[2]:.4f}]      "
+            print(f"{name:<18}{budget:>7}  {hv_q[1]:.4f} [{hv_q[0]:.4f}, {hv_q[2]:.4f}]      "
                   f"{igd_q[1]:.4f} [{igd_q[0]:.4f}, {igd_q[2]:.4f}]  {repeated:6.1f}%")
         print()
     print("search seconds per evaluation (strategy overhead, the table look-up is free):")
     for name in names:
         n_evals = args.seeds * sum(budgets)
-        print(f"  {name:<14}{1e3 * seconds[name] / n_evals:8.3f} ms")
+        print(f"  {name:<18}{1e3 * seconds[name] / n_evals:8.3f} ms")
 
     args.out.mkdir(parents=True, exist_ok=True)
     with (args.out / "nb201_strategies.csv").open("w", newline="") as handle:

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TABLE = REPO.parent / "shared" / "data" / "nats_tss_cifar10.csv"
 METRIC = "cifar10_test_acc_200ep"
+NB201 = ("search", "--space", "nb201")  # start of a table search on NAS-Bench-201
 
 
 @pytest.fixture(scope="session")

@@ -4,13 +4,13 @@ import csv
 import sqlite3
 
 import yaml
-from conftest import METRIC, run_cli
+from conftest import METRIC, NB201, run_cli
 
 ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 
 def search_args(table, out, *extra):
-    return ("search", "--table", str(table), "--metric", METRIC, "--budget", "30", "--pop-size", "10",
+    return (*NB201, "--table", str(table), "--metric", METRIC, "--budget", "30", "--pop-size", "10",
             "--seed", "2", "--out", str(out), "-q", *extra)
 
 
@@ -35,7 +35,8 @@ def test_dumped_config_reruns_the_same_search(tmp_path, nb201_table):
 
 def test_config_file_keys_and_command_line_overrides(tmp_path, nb201_table):
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({"table": str(nb201_table), "metric": METRIC, "strategy": "random",
+    config.write_text(yaml.safe_dump({"space": "nb201", "table": str(nb201_table), "metric": METRIC,
+                                      "strategy": "random",
                                       "budget": 12, "pop_size": 4, "strategy_params": {}}))
     result = run_cli("search", "--config", str(config), "--budget", "8", "--out", str(tmp_path / "r"), "-q")
     assert result.returncode == 0, result.stderr
@@ -74,13 +75,13 @@ def _bad_inputs(tmp_path, table):
     a_list = tmp_path / "list.yaml"
     a_list.write_text("- budget\n")
     bad_params = tmp_path / "params.yaml"
-    bad_params.write_text(f"table: {table}\nmetric: {METRIC}\nstrategy_params: {{mutation_rate: 2}}\n")
+    bad_params.write_text(f"space: nb201\ntable: {table}\nmetric: {METRIC}\nstrategy_params: {{mutation_rate: 2}}\n")
     file_as_dir = tmp_path / "file"
     file_as_dir.write_text("")
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "run.sqlite").write_bytes(b"garbage" * 1000)
-    base = ["search", "--table", str(table), "--metric", METRIC, "-q", "--budget", "5"]
+    base = [*NB201, "--table", str(table), "--metric", METRIC, "-q", "--budget", "5"]
     return [
         ("unknown space", [*base, "--space", "darts"]),
         ("unknown strategy", [*base, "--strategy", "evolution"]),
@@ -89,16 +90,17 @@ def _bad_inputs(tmp_path, table):
         ("negative seed", [*base, "--seed", "-1"]),
         ("unknown objective", [*base, "--objectives", "error,latency"]),
         ("one objective", [*base, "--objectives", "error"]),
-        ("error without evaluator", ["search", "-q", "--out", str(tmp_path / "x1")]),
-        ("table without metric", ["search", "--table", str(table), "-q"]),
-        ("missing table", ["search", "--table", str(tmp_path / "nope.csv"), "--metric", METRIC, "-q",
+        ("table for another space", ["search", "--table", str(table), "--metric", METRIC, "-q",
+                                     "--out", str(tmp_path / "x1")]),
+        ("table without metric", [*NB201, "--table", str(table), "-q"]),
+        ("missing table", [*NB201, "--table", str(tmp_path / "nope.csv"), "--metric", METRIC, "-q",
                            "--out", str(tmp_path / "x2")]),
         ("missing column",
-         ["search", "--table", str(table), "--metric", "top5", "-q", "--out", str(tmp_path / "x3")]),
+         [*NB201, "--table", str(table), "--metric", "top5", "-q", "--out", str(tmp_path / "x3")]),
         ("malformed table",
-         ["search", "--table", str(broken), "--metric", METRIC, "-q", "--out", str(tmp_path / "x4")]),
+         [*NB201, "--table", str(broken), "--metric", METRIC, "-q", "--out", str(tmp_path / "x4")]),
         ("architecture not in table",
-         ["search", "--table", str(partial), "--metric", METRIC, "-q", "--out", str(tmp_path / "x5")]),
+         [*NB201, "--table", str(partial), "--metric", METRIC, "-q", "--out", str(tmp_path / "x5")]),
         ("missing config", ["search", "--config", str(tmp_path / "none.yaml")]),
         ("invalid yaml", ["search", "--config", str(not_yaml)]),
         ("unknown config key", ["search", "--config", str(unknown_key)]),

@@ -8,13 +8,13 @@ import subprocess
 import sys
 import time
 
-from conftest import METRIC, run_cli
+from conftest import METRIC, NB201, run_cli
 
 BUDGET = 150
 
 
 def search_argv(table, out):
-    return ["search", "--table", str(table), "--metric", METRIC, "--strategy", "nsganetv1", "--budget",
+    return [*NB201, "--table", str(table), "--metric", METRIC, "--strategy", "nsganetv1", "--budget",
             str(BUDGET), "--pop-size", "10", "--seed", "11", "--out", str(out), "-q", "--resume"]
 
 

@@ -119,7 +119,9 @@ def test_resuming_with_a_changed_config_or_reusing_a_run_directory_is_refused(tm
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    (dict(objectives="error,flops"), "needs an evaluator"),
+    (dict(objectives="error,flops", dataset="imagenet"), "unknown dataset"),
+    (dict(objectives="error,flops", input_size=16), "comes from the dataset"),
+    (dict(objectives="error,flops", table="x.csv", metric="m", dataset="cifar10"), "not both"),
     (dict(objectives="error,flops", space="nope"), "unknown space"),
     (dict(objectives="error,flops", strategy="nope", table="x.csv", metric="m"), "unknown strategy"),
     (dict(objectives="error,flops", budget=0), "budget must be at least 1"),

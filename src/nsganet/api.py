@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,33 +17,30 @@ from nsganet.strategies import Strategy, get_strategy
 from nsganet.study import SearchResult, Study
 
 
-def search(space: str | SearchSpace = "nb201", evaluator: Evaluator | None = None,
+def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = None,
            objectives: str | Sequence[str] = ("error", "flops"), strategy: str | Strategy = "nsganetv1",
-           budget: int = 300, seed: int = 0, out: str | Path | None = None, *,
-           pop_size: int | None = None, strategy_params: dict[str, Any] | None = None,
-           table: str | Path | None = None, metric: str | None = None, num_classes: int = 10,
-           input_size: int = 32, in_channels: int = 3, resume: bool = False, progress: bool = True,
-           plots: bool = True) -> SearchResult:
+           budget: int = 100, seed: int = 0, out: str | Path | None = None, *,
+           resume: bool = False, progress: bool = True, plots: bool = True, **options: Any) -> SearchResult:
     """Search ``space`` for architectures trading off ``objectives``.
 
-    ``evaluator`` is any function from an :class:`~nsganet.spaces.Architecture`
-    to a mapping of objective values (or a float, read as the error); instead,
-    ``table`` and ``metric`` look accuracies up in a tabular benchmark. Cost
-    objectives (``flops``, ``params``) are measured on the network built for
-    ``num_classes`` and ``input_size``. ``budget`` counts distinct architectures
-    evaluated. Results go to ``out``; ``resume=True`` continues the run there.
+    Architectures are scored by ``evaluator`` — any function from an
+    :class:`~nsganet.spaces.Architecture` to a mapping of objective values (or a
+    float, read as the error) — or, without one, by a tabular benchmark
+    (``table=``, ``metric=``) or by proxy training on a dataset (``dataset=``
+    name and ``data=`` path, or the embedded digits). Cost objectives
+    (``flops``, ``params``) are measured on the built networks. ``budget``
+    counts distinct architectures evaluated. Results go to ``out``;
+    ``resume=True`` continues the run there. Further ``options`` are the keys of
+    :class:`~nsganet.config.SearchConfig` (``pop_size``, ``epochs``,
+    ``workers``, ``channels``, ...).
     """
-    if evaluator is not None and table is not None:
-        raise ConfigError("give either an evaluator function or a table, not both")
-    config = SearchConfig(
-        space=space if isinstance(space, str) else space.name,
-        strategy=strategy if isinstance(strategy, str) else strategy.name,
-        objectives=objectives if isinstance(objectives, str) else list(objectives),
-        budget=budget, seed=seed, pop_size=pop_size,
-        strategy_params=dict(strategy_params or {}), table=None if table is None else str(table),
-        metric=metric, num_classes=num_classes, input_size=input_size, in_channels=in_channels,
-        out=None if out is None else str(out),
-    )
+    config = SearchConfig.from_dict({
+        "space": space if isinstance(space, str) else space.name,
+        "strategy": strategy if isinstance(strategy, str) else strategy.name,
+        "objectives": objectives if isinstance(objectives, str) else list(objectives),
+        "budget": budget, "seed": seed, "out": None if out is None else str(out),
+        **{k: str(v) if isinstance(v, Path) else v for k, v in options.items()},
+    })
     return run_config(config, space=space, evaluator=evaluator, strategy=strategy, resume=resume,
                       progress=progress, plots=plots)
 
@@ -51,24 +49,49 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
                evaluator: Evaluator | None = None, strategy: str | Strategy | None = None,
                resume: bool = False, progress: bool = True, plots: bool = True) -> SearchResult:
     """Run the search a validated :class:`SearchConfig` describes (objects may replace names)."""
+    if evaluator is not None and config.uses_table:
+        raise ConfigError("give either an evaluator function or a table, not both")
     space_obj = get_space(space if space is not None else config.space)
     objectives = parse_objectives(config.objectives, allow_custom=evaluator is not None)
     params = dict(config.strategy_params)
     if config.pop_size is not None:
         params["pop_size"] = config.pop_size
     strategy_obj = get_strategy(strategy if strategy is not None else config.strategy, **params)
-    if config.table is not None:
-        evaluator = TableEvaluator(config.table, config.metric, space_obj)
-    cost_model = CostModel(space_obj, num_classes=config.num_classes, input_size=config.input_size,
-                           in_channels=config.in_channels)
-    problem = Problem(space_obj, objectives, evaluator, cost_model)
     recorded = config.to_dict(include_runtime=False)
-    if evaluator is not None and config.table is None:
-        recorded["evaluator"] = _describe(evaluator)
-    out = config.out or config.default_out()
-    study = Study(problem, strategy_obj, config.budget, config.seed, out, recorded, resume=resume,
-                  progress=progress, plots=plots)
+    trains = evaluator is None and not config.uses_table
+    build_options = space_obj.proxy_options(config.channels, config.layers, use_defaults=trains)
+    if trains:
+        shape_keys = [n for n in ("num_classes", "input_size", "in_channels") if getattr(config, n) is not None]
+        if shape_keys:
+            raise ConfigError(f"{shape_keys[0]} comes from the dataset when training; it applies to --table runs")
+        evaluator = _proxy_evaluator(config, space_obj, build_options)
+        shape = evaluator.network_shape
+    else:
+        if evaluator is None:
+            evaluator = TableEvaluator(config.table, config.metric, space_obj)
+        else:
+            recorded["evaluator"] = _describe(evaluator)
+        shape = {"num_classes": config.num_classes or 10, "input_size": config.input_size or 32,
+                 "in_channels": config.in_channels or 3}
+    cost_model = CostModel(space_obj, build_options=build_options, **shape)
+    problem = Problem(space_obj, objectives, evaluator, cost_model)
+    workers = config.workers or (min(os.cpu_count() or 1, strategy_obj.pop_size) if trains else 1)
+    study = Study(problem, strategy_obj, config.budget, config.seed, config.out or config.default_out(), recorded,
+                  resume=resume, progress=progress, plots=plots, workers=workers)
     return study.run()
+
+
+def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: dict[str, Any]) -> Any:
+    """Proxy training on the configured dataset's search-train / search-validation split."""
+    from nsganet.data import load_dataset, split_train_valid
+    from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
+
+    train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
+    search_train, search_valid = split_train_valid(train_set, config.valid_fraction, seed=config.seed)
+    settings = ProxySettings(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                             train_images=config.train_images, cutout=config.cutout,
+                             build_options=build_options)
+    return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)
 
 
 def _describe(evaluator: Evaluator) -> str:

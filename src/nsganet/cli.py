@@ -42,6 +42,7 @@ _nonnegative_int = _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nsganet.data import dataset_names
     from nsganet.objectives import OBJECTIVES
     from nsganet.spaces import space_names
     from nsganet.strategies import strategy_names
@@ -52,41 +53,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser(
         "search", help="search a space for the accuracy-vs-cost trade-off",
-        description="Search a space for architectures trading off the objectives. Every option can "
+        description="Search a space for architectures trading off the objectives. With no options: "
+                    "NSGANetV1 on the micro (cell) space, proxy-training each architecture on the embedded "
+                    "digits. Every option can "
                     "also be given in a YAML --config file under the same name (dashes as underscores); "
                     "options on the command line win. The run directory keeps a SQLite store, "
                     "evaluations.csv, front.csv, stats/gen_N.json, config.yaml and plots.",
         epilog="config-file-only keys:\n"
                "  strategy_params  strategy options, e.g. {crossover_prob: 0.9, mutation_prob: 0.1,\n"
                "                   mutation_eta: 3, exploit_start: 0.667, exploit_rate: 0.25, top_k: 100}\n"
-               "  in_channels      input channels of the built networks (default 3)\n\n"
+               "  valid_fraction   share of the training data held out for validation (default 0.2)\n"
+               "  in_channels      input channels of the networks measured in --table runs (default 3)\n\n"
                "examples:\n"
-               "  nsganet search --table nats_tss_cifar10.csv --metric cifar10_test_acc_200ep --budget 300\n"
+               "  nsganet search                                   # micro space, embedded digits\n"
+               "  nsganet search --dataset cifar10 --data ~/cifar-10-batches-py --workers 2 --budget 300\n"
+               "  nsganet search --space nb201 --table nats_tss_cifar10.csv --metric cifar10_test_acc_200ep\n"
                "  nsganet search --config runs/demo/config.yaml --out runs/again\n"
                "  nsganet search --config runs/demo/config.yaml --out runs/demo --resume   # after a crash",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--config", metavar="FILE", help="YAML file with any of the options below")
-    s.add_argument("--space", choices=space_names(), help="search space (default nb201)")
+    s.add_argument("--space", choices=space_names(), help="search space (default micro)")
     s.add_argument("--strategy", choices=strategy_names(), help="search strategy (default nsganetv1)")
     s.add_argument("--objectives", metavar="A,B",
                    help=f"comma-separated objectives to minimise, from {', '.join(OBJECTIVES)} "
                         "(default error,flops)")
     s.add_argument("--budget", type=_positive_int, metavar="N",
-                   help="distinct architectures to evaluate (default 300)")
+                   help="distinct architectures to evaluate (default 100)")
     s.add_argument("--seed", type=_nonnegative_int, metavar="N", help="random seed (default 0)")
     s.add_argument("--pop-size", type=_positive_int, metavar="N",
-                   help="population (batch) size (default: the strategy's, 40 for nsga2/nsganetv1)")
-    s.add_argument("--table", metavar="FILE",
-                   help="tabular benchmark CSV with an 'arch' column and accuracy columns")
-    s.add_argument("--metric", metavar="COLUMN", help="accuracy column of --table (percent); error = 100 - it")
-    s.add_argument("--num-classes", type=_positive_int, metavar="N",
-                   help="classes of the built networks, for flops/params (default 10)")
-    s.add_argument("--input-size", type=_positive_int, metavar="PX",
-                   help="input resolution of the built networks, for flops/params (default 32)")
-    s.add_argument("--out", metavar="DIR", help="run directory (default runs/SPACE-STRATEGY-seedN)")
+                   help="population (batch) size (default 20; the V1 paper used 40)")
+    s.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="evaluate in N local processes, each with its share of the CPU threads (default: one "
+                        "per core when training, 1 otherwise)")
+    s.add_argument("--out", metavar="DIR", help="run directory (default runs/SPACE-DATA-STRATEGY-seedN)")
     s.add_argument("--resume", action="store_true",
                    help="continue the run in --out where it stopped (starts it if there is none)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    d = s.add_argument_group("proxy training (the default: architectures are trained on a dataset)")
+    d.add_argument("--dataset", choices=dataset_names(),
+                   help="dataset format (default digits: scikit-learn's 8x8 digits, embedded)")
+    d.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
+    d.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize folder images to PX x PX")
+    d.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs per architecture (default 5)")
+    d.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="batch size (default 32; the V1 paper used 128)")
+    d.add_argument("--lr", type=float, metavar="LR", help="initial learning rate of the cosine schedule (default 0.05)")
+    d.add_argument("--channels", type=_positive_int, metavar="C", help="proxy width, initial channels (default 8)")
+    d.add_argument("--layers", type=_positive_int, metavar="N", help="proxy depth, cells per stage (default 1)")
+    d.add_argument("--train-images", type=_positive_int, metavar="N",
+                   help="train each proxy on a fixed subset of N search-train images (default all)")
+    d.add_argument("--cutout", type=_nonnegative_int, metavar="PX", help="cutout size (default 0: off)")
+    t = s.add_argument_group("tabular benchmark (look accuracies up instead of training)")
+    t.add_argument("--table", metavar="FILE",
+                   help="tabular benchmark CSV with an 'arch' column and accuracy columns")
+    t.add_argument("--metric", metavar="COLUMN", help="accuracy column of --table (percent); error = 100 - it")
+    t.add_argument("--num-classes", type=_positive_int, metavar="N",
+                   help="classes of the networks whose flops/params are measured (default 10)")
+    t.add_argument("--input-size", type=_positive_int, metavar="PX",
+                   help="input resolution of the networks whose flops/params are measured (default 32)")
 
     c = commands.add_parser("costs", help="print the FLOPs/params range of a space, or of one architecture",
                             description="Measure flops (million multiply-accumulates) and params (millions) "
@@ -95,8 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--arch", metavar="STRING", help="canonical architecture string to measure")
     c.add_argument("--num-classes", type=_positive_int, default=10, metavar="N", help="classes (default 10)")
     c.add_argument("--input-size", type=_positive_int, default=32, metavar="PX", help="resolution (default 32)")
+    c.add_argument("--channels", type=_positive_int, metavar="C", help="network width (default: the space's)")
+    c.add_argument("--layers", type=_positive_int, metavar="N", help="cells per stage (default: the space's)")
 
-    commands.add_parser("list", help="list the spaces, strategies and objectives")
+    w = commands.add_parser("draw", help="draw an architecture's cells into an image",
+                            description="Draw the cells of an architecture given by its canonical string.")
+    w.add_argument("arch", metavar="STRING", help="canonical architecture string (quote it)")
+    w.add_argument("--space", choices=space_names(), default="micro", help="search space (default micro)")
+    w.add_argument("--out", metavar="FILE", default="cell.png", help="image file to write (default cell.png)")
+
+    commands.add_parser("list", help="list the spaces, strategies, objectives and datasets")
     return parser
 
 
@@ -104,8 +136,9 @@ def _search(args: argparse.Namespace) -> int:
     from nsganet.api import run_config
 
     values: dict[str, Any] = load_config(args.config) if args.config else {}
-    for key in ("space", "strategy", "objectives", "budget", "seed", "pop_size", "table", "metric",
-                "num_classes", "input_size", "out"):
+    for key in ("space", "strategy", "objectives", "budget", "seed", "pop_size", "workers", "out", "dataset",
+                "data", "image_size", "epochs", "batch_size", "lr", "channels", "layers", "train_images", "cutout",
+                "table", "metric", "num_classes", "input_size"):
         if getattr(args, key) is not None:
             values[key] = getattr(args, key)
     config = SearchConfig.from_dict(values)
@@ -123,7 +156,8 @@ def _costs(args: argparse.Namespace) -> int:
     from nsganet.spaces import get_space
 
     space = get_space(args.space)
-    model = CostModel(space, num_classes=args.num_classes, input_size=args.input_size)
+    model = CostModel(space, num_classes=args.num_classes, input_size=args.input_size,
+                      build_options=space.proxy_options(args.channels, args.layers, use_defaults=False))
     setting = f"{args.space}, {args.input_size} px, {args.num_classes} classes"
     if args.arch:
         values = model.measure(space.from_string(args.arch))
@@ -137,7 +171,22 @@ def _costs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _draw(args: argparse.Namespace) -> int:
+    from nsganet.spaces import get_space
+
+    space = get_space(args.space)
+    try:
+        space.draw(space.from_string(args.arch), args.out)
+    except NotImplementedError as exc:
+        raise NsganetError(str(exc)) from None
+    except OSError as exc:
+        raise NsganetError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    print(f"drew {args.out}")
+    return 0
+
+
 def _list() -> int:
+    from nsganet.data import dataset_names
     from nsganet.objectives import OBJECTIVES
     from nsganet.spaces import space_names
     from nsganet.strategies import strategy_names
@@ -145,6 +194,7 @@ def _list() -> int:
     print("spaces:     " + ", ".join(space_names()))
     print("strategies: " + ", ".join(strategy_names()))
     print("objectives: " + ", ".join(f"{o.name} ({o.description})" for o in OBJECTIVES.values()))
+    print("datasets:   " + ", ".join(dataset_names()))
     return 0
 
 
@@ -157,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _search(args)
         if args.command == "costs":
             return _costs(args)
+        if args.command == "draw":
+            return _draw(args)
         return _list()
     except NsganetError as exc:
         print(f"nsganet: error: {exc}", file=sys.stderr)

@@ -10,53 +10,83 @@ import yaml
 
 from nsganet.errors import ConfigError
 
-#: Keys that describe where and how a run is watched, not what it computes.
-RUNTIME_KEYS = ("out",)
+#: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
+RUNTIME_KEYS = ("out", "workers")
+#: The embedded dataset used when neither a dataset nor a table is given.
+DEFAULT_DATASET = "digits"
 
 
 @dataclasses.dataclass
 class SearchConfig:
-    """Everything that determines a search; the same keys as ``nsganet search`` options."""
+    """Everything that determines a search; the same keys as ``nsganet search`` options.
 
-    space: str = "nb201"
+    Architectures are scored either by a tabular benchmark (``table`` and
+    ``metric``) or by proxy training on ``dataset`` (the embedded digits by
+    default). For tabular runs ``num_classes``, ``input_size`` and
+    ``in_channels`` shape the networks whose costs are measured; with a dataset
+    they come from the data.
+    """
+
+    space: str = "micro"
     strategy: str = "nsganetv1"
     objectives: list[str] = dataclasses.field(default_factory=lambda: ["error", "flops"])
-    budget: int = 300
+    budget: int = 100
     seed: int = 0
-    pop_size: int | None = None
+    pop_size: int | None = 20
     strategy_params: dict[str, Any] = dataclasses.field(default_factory=dict)
     table: str | None = None
     metric: str | None = None
-    num_classes: int = 10
-    input_size: int = 32
-    in_channels: int = 3
+    dataset: str | None = None
+    data: str | None = None
+    image_size: int | None = None
+    valid_fraction: float = 0.2
+    epochs: int = 5
+    batch_size: int = 32
+    lr: float = 0.05
+    channels: int | None = None
+    layers: int | None = None
+    train_images: int | None = None
+    cutout: int = 0
+    num_classes: int | None = None
+    input_size: int | None = None
+    in_channels: int | None = None
+    workers: int | None = None
     out: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.objectives, str):
             self.objectives = [n.strip() for n in self.objectives.split(",")]
-        for name, kind in (("space", str), ("strategy", str)):
-            _expect(name, getattr(self, name), kind)
-        _expect("objectives", self.objectives, list)
-        for name in ("budget", "seed", "num_classes", "input_size", "in_channels"):
-            _expect(name, getattr(self, name), int)
-        if self.pop_size is not None:
-            _expect("pop_size", self.pop_size, int)
-        for name in ("table", "metric", "out"):
-            if getattr(self, name) is not None:
-                _expect(name, getattr(self, name), str)
-        _expect("strategy_params", self.strategy_params, dict)
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), str(f.type))
         if self.budget < 1:
             raise ConfigError(f"budget must be at least 1, got {self.budget}")
         if self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
-        for name in ("num_classes", "input_size", "in_channels"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("num_classes", "input_size", "in_channels", "image_size", "epochs", "batch_size", "workers",
+                     "channels", "layers", "train_images"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if self.cutout < 0 or self.lr <= 0:
+            raise ConfigError("cutout must be >= 0 and lr > 0")
+        if not 0 < self.valid_fraction < 1:
+            raise ConfigError(f"valid_fraction must lie strictly between 0 and 1, got {self.valid_fraction}")
         if (self.table is None) != (self.metric is None):
             raise ConfigError("--table and --metric go together: give both or neither")
         if self.table is not None:
+            if self.dataset is not None or self.data is not None:
+                raise ConfigError("give either --table (look accuracies up) or --dataset/--data (train), not both")
             self.table = str(Path(self.table).expanduser().resolve())
+        if self.data is not None:
+            self.data = str(Path(self.data).expanduser().resolve())
+
+    @property
+    def uses_table(self) -> bool:
+        return self.table is not None
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset or DEFAULT_DATASET
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchConfig:
@@ -77,12 +107,24 @@ class SearchConfig:
         return values
 
     def default_out(self) -> str:
-        return f"runs/{self.space}-{self.strategy}-seed{self.seed}"
+        source = "table" if self.uses_table else self.dataset_name
+        return f"runs/{self.space}-{source}-{self.strategy}-seed{self.seed}"
 
 
-def _expect(name: str, value: Any, kind: type) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ConfigError(f"config key {name!r} must be {kind.__name__}, got {value!r}")
+_KINDS = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    """Check a value against its field annotation, e.g. 'int | None' or 'list[str]'."""
+    options = [a.strip() for a in annotation.split("|")]
+    if value is None and "None" in options:
+        return
+    for option in options:
+        kind = _KINDS.get(option.split("[")[0])
+        if kind is not None and isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
+            return
+    expected = " or ".join(o if o != "None" else "null" for o in options)
+    raise ConfigError(f"config key {name!r} must be {expected}, got {value!r}")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from nsganet.store import Evaluation
 EVALUATIONS_CSV = "evaluations.csv"
 FRONT_CSV = "front.csv"
 STATS_DIR = "stats"
+FAILED_DIR = "failed"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -75,3 +76,16 @@ def write_stats(run_dir: Path, generation: int, stats: dict[str, Any]) -> None:
 def read_stats(run_dir: Path) -> list[dict[str, Any]]:
     folder = run_dir / STATS_DIR
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("gen_*.json"))]
+
+
+def failed_path(run_dir: Path, seq: int) -> Path:
+    return run_dir / FAILED_DIR / f"{seq:05d}.txt"
+
+
+def write_failure(run_dir: Path, evaluation: Evaluation, detail: str | None) -> None:
+    """One file per failed evaluation: architecture, reason and traceback."""
+    path = failed_path(run_dir, evaluation.seq)
+    path.parent.mkdir(exist_ok=True)
+    text = (f"evaluation {evaluation.seq} (generation {evaluation.generation})\n"
+            f"arch: {evaluation.arch}\nreason: {evaluation.reason}\n")
+    atomic_write(path, text + (f"\n{detail}" if detail else ""))

@@ -18,7 +18,7 @@ from typing import Any
 
 from nsganet.errors import NsganetError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     generation INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed')),
     reason TEXT,
+    detail TEXT,
     objectives TEXT,
     started REAL,
     finished REAL,
@@ -103,15 +104,20 @@ class RunStore:
         )
 
     def finish(self, seq: int, objectives: dict[str, float] | None, reason: str | None,
-               seconds: float) -> None:
-        """Record the outcome: ``objectives`` when it succeeded, else the failure ``reason``."""
+               seconds: float, detail: str | None = None) -> None:
+        """Record the outcome: ``objectives`` when it succeeded, else the failure ``reason`` (and traceback)."""
         status = "ok" if reason is None else "failed"
         payload = None if objectives is None else json.dumps(objectives)
         self.conn.execute(
-            "UPDATE evaluations SET status = ?, reason = ?, objectives = ?, finished = ?, seconds = ?"
+            "UPDATE evaluations SET status = ?, reason = ?, detail = ?, objectives = ?, finished = ?, seconds = ?"
             " WHERE seq = ?",
-            (status, reason, payload, time.time(), seconds, seq),
+            (status, reason, detail, payload, time.time(), seconds, seq),
         )
+
+    def failure_detail(self, seq: int) -> str | None:
+        """The traceback stored with a failed evaluation."""
+        row = self.conn.execute("SELECT detail FROM evaluations WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else row[0]
 
     def discard_running(self) -> int:
         """Drop evaluations a crash left running; they are evaluated again."""

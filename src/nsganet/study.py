@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nsganet import outputs
 from nsganet.config import dump_config
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import SerialExecutor
+from nsganet.executors import make_executor
 from nsganet.indicators import normalized_hypervolume
 from nsganet.objectives import OBJECTIVES
 from nsganet.problem import Problem
@@ -69,14 +69,14 @@ class Study:
 
     def __init__(self, problem: Problem, strategy: Strategy, budget: int, seed: int, out: str | Path,
                  config: dict[str, Any], resume: bool = False, progress: bool = True,
-                 plots: bool = True, executor: SerialExecutor | None = None) -> None:
+                 plots: bool = True, workers: int = 1) -> None:
         if budget < 1:
             raise ConfigError(f"budget must be at least 1, got {budget}")
         self.problem, self.strategy = problem, strategy
         self.space, self.objectives = problem.space, problem.objectives
         self.budget, self.seed, self.config = budget, seed, config
         self.out, self.resume, self.progress, self.plots = Path(out), resume, progress, plots
-        self.executor = executor or SerialExecutor()
+        self.workers = workers
 
     # -- set-up ----------------------------------------------------------------------------
     def _open_store(self) -> RunStore:
@@ -136,9 +136,11 @@ class Study:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
         store = self._open_store()
+        self.executor = make_executor(self.problem.evaluate, self.workers)
         try:
             return self._run(store)
         finally:
+            self.executor.close()
             store.close()
 
     def _run(self, store: RunStore) -> SearchResult:
@@ -213,14 +215,15 @@ class Study:
 
         for seq, genome, arch in pending:
             store.start(seq, arch, tuple(int(v) for v in genome), generation)
-        for outcome in self.executor.map_unordered(self.problem.evaluate, [g for _, g, _ in pending]):
+        for outcome in self.executor.map_unordered([g for _, g, _ in pending]):
             seq, genome, arch = pending[outcome.index]
-            store.finish(seq, outcome.objectives, outcome.reason, outcome.seconds)
+            store.finish(seq, outcome.objectives, outcome.reason, outcome.seconds, outcome.detail)
             results[seq] = Evaluation(seq, arch, tuple(int(v) for v in genome), generation,
                                       "ok" if outcome.reason is None else "failed", outcome.reason,
                                       outcome.objectives or {}, outcome.seconds)
             if outcome.reason is not None:
                 logger.warning("evaluation %d failed: %s: %s", seq, arch, outcome.reason)
+                outputs.write_failure(self.out, results[seq], outcome.detail)
             bar.update(1)
 
         first = len(archive)
@@ -256,6 +259,9 @@ class Study:
         front = outputs.front_of(evaluations, self.objectives)
         outputs.write_evaluations_csv(self.out, evaluations, self.objectives)
         outputs.write_front_csv(self.out, front, self.objectives)
+        for e in evaluations:  # failure reports a crash left unwritten
+            if e.status == "failed" and not outputs.failed_path(self.out, e.seq).exists():
+                outputs.write_failure(self.out, e, store.failure_detail(e.seq))
         for saved in store.generation_info():  # stats a crash left unwritten
             generation = saved.pop("generation")
             saved.pop("n_evaluated")

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from nsganet.errors import ConfigError
 from nsganet.spaces.base import Architecture, Encoding, SearchSpace
+from nsganet.spaces.macro import MacroSpace
+from nsganet.spaces.micro import MicroSpace
 from nsganet.spaces.nb201 import NB201Space
 
 _REGISTRY: dict[str, Callable[[], SearchSpace]] = {}
@@ -30,7 +32,8 @@ def get_space(name: str | SearchSpace) -> SearchSpace:
         raise ConfigError(f"unknown space {name!r}; known spaces: {', '.join(space_names())}") from None
 
 
-register_space(NB201Space.name, NB201Space)
+for _space in (MacroSpace, MicroSpace, NB201Space):
+    register_space(_space.name, _space)
 
-__all__ = ["Architecture", "Encoding", "NB201Space", "SearchSpace", "get_space", "register_space",
-           "space_names"]
+__all__ = ["Architecture", "Encoding", "MacroSpace", "MicroSpace", "NB201Space", "SearchSpace", "get_space",
+           "register_space", "space_names"]

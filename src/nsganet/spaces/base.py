@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -71,6 +72,10 @@ class SearchSpace(ABC):
     """A family of architectures with an integer encoding and a network builder."""
 
     name: ClassVar[str]
+    #: Build options that set the width and the depth of a proxy network (None: no such knob).
+    proxy_knobs: ClassVar[tuple[str | None, str | None]] = (None, None)
+    #: Width and depth of the proxy networks trained during search, when not configured.
+    proxy_defaults: ClassVar[tuple[int | None, int | None]] = (None, None)
     encoding: Encoding
 
     @abstractmethod
@@ -86,6 +91,10 @@ class SearchSpace(ABC):
               in_channels: int = 3, **options: Any) -> nn.Module:
         """The ``torch.nn.Module`` of a genome."""
 
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw the architecture into an image file (spaces with cells override this)."""
+        raise NotImplementedError(f"the {self.name} space cannot draw its architectures")
+
     def smallest(self) -> np.ndarray:
         """A genome of minimal cost (used for objective bounds and designs of experiments)."""
         return self.encoding.lower.copy()
@@ -93,6 +102,21 @@ class SearchSpace(ABC):
     def largest(self) -> np.ndarray:
         """A genome of maximal cost."""
         return self.encoding.upper.copy()
+
+    def proxy_options(self, channels: int | None = None, layers: int | None = None,
+                      use_defaults: bool = True) -> dict[str, Any]:
+        """Build options of a down-scaled proxy network: ``channels`` wide, ``layers`` cells per stage.
+
+        :attr:`proxy_knobs` names the build options these map to (a space
+        without such a knob ignores it); ``None`` means :attr:`proxy_defaults`,
+        or the full network's setting when ``use_defaults`` is off.
+        """
+        options: dict[str, Any] = {}
+        for knob, value, default in zip(self.proxy_knobs, (channels, layers), self.proxy_defaults):
+            value = value if value is not None or not use_defaults else default
+            if knob is not None and value is not None:
+                options[knob] = value
+        return options
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` random genomes."""

@@ -30,6 +30,8 @@ class NB201Space(SearchSpace):
     """
 
     name = "nb201"
+    proxy_knobs = ("channels", "cells_per_stage")
+    proxy_defaults = (8, 1)
 
     def __init__(self) -> None:
         self.encoding = Encoding(

@@ -1,0 +1,466 @@
+"""Readers for image-classification datasets in their published on-disk formats.
+
+Each reader returns ``(train, test)`` :class:`ImageDataset`\\ s (``test`` is
+None where the format has no test split) and turns every problem with the
+files (missing, truncated, corrupt, inconsistent) into a one-line
+:class:`NsganetError` that names the file. Nothing here executes code from a
+data file: CIFAR's pickles go through a restricted unpickler and ``.npz``
+files are read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import pickle
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nsganet.data.dataset import ImageDataset, check_labels, data_error, one_line, split_train_valid
+from nsganet.errors import NsganetError
+
+logger = logging.getLogger("nsganet")
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot"]
+
+
+# ----------------------------------------------------------------------------------------------- shared helpers
+
+
+def _directory(root: str | Path, subfolder: str | None = None) -> Path:
+    """``root`` as an existing directory, or its ``subfolder`` when it holds one (the archive's top folder)."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise data_error(path, "no such file or directory")
+    if not path.is_dir():
+        raise data_error(path, "not a directory")
+    if subfolder is not None and (path / subfolder).is_dir():
+        return path / subfolder
+    return path
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise data_error(path, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def _labels_tensor(values: Any, where: object) -> torch.Tensor:
+    """Integer labels (a list or an integer array) as a 1-D int64 tensor."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise data_error(where, f"labels are not a list of integers ({exc})") from exc
+    if array.ndim == 2 and array.shape[1] == 1:  # e.g. Keras' (N, 1) label arrays
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise data_error(where, f"labels must be one integer per image, got an array of shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise data_error(where, f"labels must be integers, got {array.dtype}")
+    return torch.from_numpy(array.astype(np.int64, copy=True))
+
+
+# ------------------------------------------------------------------------------------------------------- CIFAR
+
+
+class _ForbiddenGlobal(pickle.UnpicklingError):
+    """The pickle names a global that a CIFAR batch never needs."""
+
+
+def _numpy_reconstruct() -> Any:
+    try:
+        from numpy._core.multiarray import _reconstruct  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR batches: dicts, lists, strings, numbers and numpy arrays, and no other global."""
+
+    _RECONSTRUCT = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")})
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._RECONSTRUCT:
+            return _numpy_reconstruct()
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        raise _ForbiddenGlobal(f"{module}.{name}")
+
+
+def _unpickle(path: Path) -> dict[bytes | str, Any]:
+    """A CIFAR python-format file: a pickled dict, read without running any code from the file."""
+    if not path.is_file():
+        raise data_error(path, "missing (expected a file of the CIFAR python version)")
+    try:
+        with path.open("rb") as handle:
+            content = _RestrictedUnpickler(handle, encoding="bytes").load()
+    except _ForbiddenGlobal as exc:
+        raise data_error(path, f"refused: the pickle references {exc}, which a CIFAR batch never needs") from exc
+    except OSError as exc:
+        raise data_error(path, f"cannot read: {exc.strerror or exc}") from exc
+    except Exception as exc:  # a damaged pickle can fail in many ways (EOFError, ValueError, struct.error...)
+        raise data_error(path, f"not a readable CIFAR python batch ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(content, dict):
+        raise data_error(path, f"not a CIFAR python batch: holds a {type(content).__name__}, expected a dict")
+    return content
+
+
+def _field(content: dict[bytes | str, Any], key: str, path: Path) -> Any:
+    """``content[key]``, whether the pickle's keys are bytes (the published files) or str."""
+    for candidate in (key.encode(), key):
+        if candidate in content:
+            return content[candidate]
+    raise data_error(path, f"has no '{key}' entry (keys: {', '.join(sorted(_text(k) for k in content))})")
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _cifar_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (N×3×32×32 uint8) and labels of one CIFAR batch file."""
+    content = _unpickle(path)
+    data = _field(content, "data", path)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shape = getattr(data, "shape", None)
+        dtype = getattr(data, "dtype", type(data).__name__)
+        raise data_error(path, f"'data' must be a uint8 array of rows of 3072 bytes, got {dtype} of shape {shape}")
+    labels = _labels_tensor(_field(content, label_key, path), path)
+    if len(labels) != len(data):
+        raise data_error(path, f"{len(data)} images but {len(labels)} labels")
+    # Each row holds the red, green and blue 32×32 planes one after another.
+    images = torch.from_numpy(np.ascontiguousarray(data).reshape(-1, 3, 32, 32).copy())
+    return images, labels
+
+
+def _class_names(path: Path, key: str, num_classes: int) -> list[str] | None:
+    if not path.is_file():
+        logger.warning("%s is missing: classes will have no names", path)
+        return None
+    names = _field(_unpickle(path), key, path)
+    if not isinstance(names, (list, tuple)) or len(names) != num_classes:
+        raise data_error(path, f"'{key}' must list {num_classes} class names")
+    return [_text(n) for n in names]
+
+
+def _cifar(name: str, files: list[Path], test_file: Path, label_key: str, meta: Path, names_key: str,
+           num_classes: int) -> tuple[ImageDataset, ImageDataset]:
+    for path in [*files, test_file]:
+        if not path.is_file():
+            raise data_error(path, f"missing (the {name} python version has {', '.join(p.name for p in files)} "
+                                   f"and {test_file.name})")
+    class_names = _class_names(meta, names_key, num_classes)
+    parts = []
+    for path in [*files, test_file]:
+        images, labels = _cifar_batch(path, label_key)
+        check_labels(labels, num_classes, path)
+        parts.append((images, labels))
+    train_images = torch.cat([images for images, _ in parts[:-1]])
+    train_labels = torch.cat([labels for _, labels in parts[:-1]])
+    train = ImageDataset(name, train_images, train_labels, num_classes, class_names)
+    test = ImageDataset(f"{name}-test", parts[-1][0], parts[-1][1], num_classes, class_names)
+    logger.info("read %s: %d train and %d test images", name, len(train), len(test))
+    return train, test
+
+
+def read_cifar10(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """CIFAR-10, python version: ``data_batch_1..5``, ``test_batch``, ``batches.meta`` (or their parent folder)."""
+    folder = _directory(root, "cifar-10-batches-py")
+    files = [folder / f"data_batch_{i}" for i in range(1, 6)]
+    return _cifar("cifar10", files, folder / "test_batch", "labels", folder / "batches.meta", "label_names", 10)
+
+
+def read_cifar100(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """CIFAR-100, python version: ``train``, ``test``, ``meta`` (or their parent folder); the 100 fine labels."""
+    folder = _directory(root, "cifar-100-python")
+    return _cifar("cifar100", [folder / "train"], folder / "test", "fine_labels", folder / "meta",
+                  "fine_label_names", 100)
+
+
+# ------------------------------------------------------------------------------------------------------ idx / MNIST
+
+_IDX_IMAGES, _IDX_LABELS = 0x00000803, 0x00000801
+
+
+def _find_idx(folder: Path, stem: str) -> Path:
+    """``stem`` in ``folder`` (or its ``raw/``), plain or gzipped, with ``-idx`` or ``.idx`` spelling."""
+    spellings = [stem, stem.replace("-idx", ".idx")]
+    for directory in (folder, folder / "raw"):
+        for spelling in spellings:
+            for candidate in (directory / spelling, directory / f"{spelling}.gz"):
+                if candidate.is_file():
+                    return candidate
+    raise data_error(folder / stem, "missing (looked for it plain and gzipped, .gz)")
+
+
+def _idx_content(path: Path) -> bytes:
+    raw = _read_bytes(path)
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise data_error(path, f"corrupt gzip file ({one_line(exc)})") from exc
+
+
+def _read_idx(path: Path, magic: int) -> np.ndarray:
+    """An idx file's uint8 array, after checking its magic number and that its length matches the header."""
+    data = _idx_content(path)
+    kind = "images" if magic == _IDX_IMAGES else "labels"
+    if len(data) < 4:
+        raise data_error(path, f"truncated: {len(data)} bytes, too short for an idx header")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise data_error(path, f"wrong magic number 0x{found:08X} for an idx {kind} file (expected 0x{magic:08X})")
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise data_error(path, f"truncated: {len(data)} bytes, too short for the {header}-byte idx header")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    expected = header + math.prod(dims)
+    if len(data) != expected:
+        problem = "truncated" if len(data) < expected else "has trailing bytes"
+        raise data_error(path, f"{problem}: the header announces {' x '.join(map(str, dims))} values "
+                               f"({expected} bytes) but the file has {len(data)} bytes")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _idx_split(name: str, images_path: Path, labels_path: Path, class_names: list[str]) -> ImageDataset:
+    images = _read_idx(images_path, _IDX_IMAGES)
+    labels = _read_idx(labels_path, _IDX_LABELS)
+    if len(images) != len(labels):
+        raise data_error(images_path, f"{len(images)} images but {labels_path.name} has {len(labels)} labels")
+    labels_t = torch.from_numpy(labels.astype(np.int64))
+    check_labels(labels_t, len(class_names), labels_path)
+    images_t = torch.from_numpy(images.copy()).unsqueeze(1)
+    return ImageDataset(name, images_t, labels_t, len(class_names), class_names, flip=False)
+
+
+def read_idx(root: str | Path, name: str = "mnist",
+             class_names: list[str] | None = None) -> tuple[ImageDataset, ImageDataset]:
+    """MNIST-style idx files (``train-images-idx3-ubyte`` etc., optionally ``.gz``): 1×28×28 digits, no flips."""
+    folder = _directory(root)
+    names = class_names or [str(d) for d in range(10)]
+    train = _idx_split(name, _find_idx(folder, "train-images-idx3-ubyte"),
+                       _find_idx(folder, "train-labels-idx1-ubyte"), names)
+    test = _idx_split(f"{name}-test", _find_idx(folder, "t10k-images-idx3-ubyte"),
+                      _find_idx(folder, "t10k-labels-idx1-ubyte"), names)
+    logger.info("read %s: %d train and %d test images", name, len(train), len(test))
+    return train, test
+
+
+def read_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """MNIST in idx format."""
+    return read_idx(root, "mnist")
+
+
+def read_fashion_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """Fashion-MNIST in idx format (same file names as MNIST)."""
+    return read_idx(root, "fashion-mnist", FASHION_MNIST_CLASSES)
+
+
+# ----------------------------------------------------------------------------------------------- image folders
+
+_GRAY_MODES = ("1", "L", "LA")
+
+
+def _class_folders(split: Path) -> list[Path]:
+    return sorted(p for p in split.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def _load_image(path: Path, image_size: int | None) -> np.ndarray:
+    """One image as an H×W (grayscale) or H×W×3 uint8 array."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if image.mode in _GRAY_MODES else "RGB")
+            if image_size is not None and image.size != (image_size, image_size):
+                image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except Exception as exc:  # Pillow reports damaged files with many exception types
+        raise data_error(path, f"cannot read the image ({type(exc).__name__}: {exc})") from exc
+
+
+class _FolderSplit:
+    """The images and labels of one split folder (``train/``, ``val/`` or ``test/``), read one by one."""
+
+    def __init__(self, split: Path, classes: list[str], image_size: int | None,
+                 reference: tuple[Path, tuple[int, int]] | None) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.labels: list[int] = []
+        self.reference = reference  # the first image and its (width, height): all others must match
+        index = {name: i for i, name in enumerate(classes)}
+        for folder in _class_folders(split):
+            if folder.name not in index:
+                raise data_error(folder, f"class '{folder.name}' is not among the train classes")
+            files = _image_files(folder)
+            if not files:
+                raise data_error(folder, f"holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            for path in files:
+                self._add(path, index[folder.name], image_size)
+
+    def _add(self, path: Path, label: int, image_size: int | None) -> None:
+        array = _load_image(path, image_size)
+        size = (array.shape[1], array.shape[0])
+        if self.reference is None:
+            self.reference = (path, size)
+        elif size != self.reference[1]:
+            first, (w, h) = self.reference
+            raise data_error(path, f"image is {size[0]}x{size[1]} but {first} is {w}x{h}; all images must have "
+                                   f"one size (or pass --image-size to resize them)")
+        self.arrays.append(array)
+        self.labels.append(label)
+
+
+def _stack(arrays: list[np.ndarray], gray: bool) -> torch.Tensor:
+    if gray:
+        return torch.from_numpy(np.stack(arrays)[:, None])
+    rgb = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
+    return torch.from_numpy(np.stack(rgb).transpose(0, 3, 1, 2).copy())
+
+
+def read_folder(root: str | Path, image_size: int | None = None) -> tuple[ImageDataset, ImageDataset | None]:
+    """ImageNet-style folders: ``root/train/<class>/*.png|jpg|jpeg|bmp`` and optionally ``root/val`` or ``test``.
+
+    Classes are the train sub-folders sorted by name. Images become RGB, or
+    one channel when every image is grayscale.
+    """
+    folder = _directory(root)
+    train_dir = folder / "train"
+    if not train_dir.is_dir():
+        raise data_error(folder, "has no train/ folder (expected train/<class>/<image files>)")
+    classes = [p.name for p in _class_folders(train_dir)]
+    if len(classes) < 2:
+        raise data_error(train_dir, f"needs at least 2 class folders, found {len(classes)}")
+    train = _FolderSplit(train_dir, classes, image_size, None)
+    test_dir = next((folder / s for s in ("val", "test") if (folder / s).is_dir()), None)
+    test = _FolderSplit(test_dir, classes, image_size, train.reference) if test_dir is not None else None
+    gray = all(a.ndim == 2 for a in train.arrays) and (test is None or all(a.ndim == 2 for a in test.arrays))
+    name = folder.name or "folder"
+    train_set = ImageDataset(name, _stack(train.arrays, gray), torch.tensor(train.labels, dtype=torch.int64),
+                             len(classes), classes)
+    test_set = None
+    if test is not None and test.arrays:
+        test_set = ImageDataset(f"{name}-test", _stack(test.arrays, gray), torch.tensor(test.labels,
+                                dtype=torch.int64), len(classes), classes)
+    logger.info("read %s: %d train and %d test images of %d classes", folder, len(train_set),
+                0 if test_set is None else len(test_set), len(classes))
+    return train_set, test_set
+
+
+# ---------------------------------------------------------------------------------------------------- numpy .npz
+
+
+def _npz_images(array: np.ndarray, where: str) -> torch.Tensor:
+    """N×H×W, N×H×W×C or N×C×H×W (C = 1 or 3) images, uint8 or float in [0, 1], as uint8 N×C×H×W."""
+    if array.ndim == 3:
+        array = array[:, None]
+    elif array.ndim == 4 and array.shape[3] in (1, 3):
+        array = array.transpose(0, 3, 1, 2)
+    elif array.ndim != 4 or array.shape[1] not in (1, 3):
+        raise data_error(where, f"images must be N×H×W, N×H×W×C or N×C×H×W with C = 1 or 3, got shape "
+                                f"{array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        if array.size and not (np.isfinite(array).all() and array.min() >= 0.0 and array.max() <= 1.0):
+            raise data_error(where, "float images must lie in [0, 1]")
+        array = np.rint(array * 255.0).astype(np.uint8)
+    elif np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_:
+        if array.size and (array.min() < 0 or array.max() > 255):
+            raise data_error(where, "integer images must lie in 0..255")
+        array = array.astype(np.uint8)
+    else:
+        raise data_error(where, f"images must be uint8 or float in [0, 1], got {array.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
+    """A ``.npz`` file with ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise data_error(path, "no such file (expected a .npz file with x_train, y_train)")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise data_error(path, "is a single .npy array; expected a .npz file with x_train, y_train")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with archive:
+            keys = sorted(archive.files)
+            for key in ("x_train", "y_train", "x_test", "y_test"):
+                if key in archive.files:
+                    arrays[key] = archive[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+    missing = [k for k in ("x_train", "y_train") if k not in arrays]
+    if missing:
+        raise data_error(path, f"missing {' and '.join(missing)} (it holds {', '.join(keys) or 'no arrays'}; expected "
+                               f"x_train, y_train and optionally x_test, y_test)")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise data_error(path, "give both x_test and y_test, or neither")
+    parts = {}
+    for split in ("train", "test"):
+        if f"x_{split}" not in arrays:
+            continue
+        images = _npz_images(arrays[f"x_{split}"], f"{path}[x_{split}]")
+        labels = _labels_tensor(arrays[f"y_{split}"], f"{path}[y_{split}]")
+        if len(images) != len(labels):
+            raise data_error(path, f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels")
+        if len(images) == 0:
+            raise data_error(path, f"x_{split} holds no images")
+        parts[split] = (images, labels)
+    train_images, train_labels = parts["train"]
+    num_classes = int(train_labels.max()) + 1
+    check_labels(train_labels, num_classes, f"{path}[y_train]")
+    name = path.stem
+    train = ImageDataset(name, train_images, train_labels, num_classes, flip=True)
+    test = None
+    if "test" in parts:
+        test_images, test_labels = parts["test"]
+        check_labels(test_labels, num_classes, f"{path}[y_test]")
+        if test_images.shape[1:] != train_images.shape[1:]:
+            raise data_error(path, f"x_test images are {tuple(test_images.shape[1:])} but x_train images are "
+                                   f"{tuple(train_images.shape[1:])}")
+        test = ImageDataset(f"{name}-test", test_images, test_labels, num_classes, flip=True)
+    logger.info("read %s: %d train and %d test images of %d classes", path, len(train),
+                0 if test is None else len(test), num_classes)
+    return train, test
+
+
+# ------------------------------------------------------------------------------------------------------- digits
+
+
+def read_digits() -> tuple[ImageDataset, ImageDataset]:
+    """scikit-learn's 8x8 digits (1,797 images), with a fixed stratified 80/20 train/test split (seed 0).
+
+    The dataset has no official test split; a fixed one keeps the test images
+    out of search whatever seed the search uses.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise NsganetError("dataset digits needs scikit-learn: pip install scikit-learn") from exc
+    bunch = load_digits()
+    images = torch.from_numpy(np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    full = ImageDataset("digits", images, labels, 10, [str(d) for d in range(10)], flip=False)
+    train, test = split_train_valid(full, valid_fraction=0.2, seed=0)
+    test.name = "digits-test"
+    return train, test

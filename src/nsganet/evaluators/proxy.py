@@ -1,0 +1,85 @@
+"""Proxy evaluation (V1 paper, Sec. V-C): train a down-scaled network briefly, report validation error.
+
+Every architecture trains from the same seed (derived from the run seed and
+the architecture string), on the same search-train images, and is validated on
+the search-validation split; the test split is never seen. Width and depth of
+the proxy are the space's build options (e.g. ``channels``, ``layers``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
+from nsganet.spaces.base import Architecture
+from nsganet.training import TrainSettings, accuracy, train
+
+
+def architecture_seed(seed: int, arch: str) -> int:
+    """A 63-bit seed that depends only on the run seed and the architecture (not on Python's hash)."""
+    digest = hashlib.sha256(f"{seed}:{arch}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """How much training each architecture gets during search (Table I defaults where the paper gives them)."""
+
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 0.025
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    train_images: int | None = None
+    crop_padding: int | None = None
+    cutout: int = 0
+    build_options: dict[str, Any] = field(default_factory=dict)
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(epochs=self.epochs, lr=self.lr, momentum=self.momentum,
+                             weight_decay=self.weight_decay)
+
+
+class ProxyEvaluator:
+    """Validation error of an architecture's proxy network trained on the search-train split."""
+
+    provides = frozenset({"error"})
+
+    def __init__(self, train_set: ImageDataset, valid_set: ImageDataset, settings: ProxySettings,
+                 seed: int = 0) -> None:
+        if settings.train_images is not None and settings.train_images < len(train_set):
+            generator = torch.Generator().manual_seed(seed)
+            keep = torch.randperm(len(train_set), generator=generator)[: settings.train_images]
+            train_set = train_set.subset(torch.sort(keep).values)
+        self.train_set, self.valid_set, self.settings, self.seed = train_set, valid_set, settings, seed
+        self.mean, self.std = channel_stats(train_set)
+        padding = settings.crop_padding
+        if padding is None:
+            padding = max(1, train_set.images.shape[-1] // 8)
+        self.augmentation = Augmentation(crop_padding=padding, flip=train_set.flip, cutout=settings.cutout)
+
+    @property
+    def network_shape(self) -> dict[str, int]:
+        """``num_classes``, ``input_size`` and ``in_channels`` of the networks this data needs."""
+        images = self.train_set.images
+        return {"num_classes": self.train_set.num_classes, "input_size": int(images.shape[-1]),
+                "in_channels": int(images.shape[1])}
+
+    def __call__(self, arch: Architecture) -> dict[str, float]:
+        seed = architecture_seed(self.seed, str(arch))
+        torch.manual_seed(seed)
+        model = arch.build(**self.network_shape, **self.settings.build_options)
+        train_loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
+                                   augmentation=self.augmentation, seed=seed, drop_last=len(self.train_set) >
+                                   self.settings.batch_size, channels_last=True)
+        train(model, train_loader, self.settings.train_settings())
+        valid_loader = BatchLoader(self.valid_set, 512, self.mean, self.std, shuffle=False, channels_last=True)
+        return {"error": 100.0 - accuracy(model, valid_loader)}
+
+    def __repr__(self) -> str:
+        return (f"ProxyEvaluator({self.train_set.name}, {len(self.train_set)} train / "
+                f"{len(self.valid_set)} valid images)")

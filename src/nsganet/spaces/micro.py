@@ -1,0 +1,147 @@
+"""The NSGANetV1 cell search space ("micro"): a Normal and a Reduction cell of five nodes each."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nsganet.errors import InvalidArchitecture
+from nsganet.spaces.base import Encoding, SearchSpace
+
+#: The twelve operations in ascending order of complexity (mirrors nsganet.nn.micro_ops.OPERATIONS,
+#: kept here so that decoding genomes never imports torch).
+OPERATIONS = ("identity", "max_pool_3x3", "avg_pool_3x3", "squeeze_excitation", "lbc_3x3", "lbc_5x5",
+              "dil_conv_3x3", "dil_conv_5x5", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7", "conv_7x1_1x7")
+_OP_INDEX = {name: i for i, name in enumerate(OPERATIONS)}
+NODES = 5
+BLOCKS = ("normal", "reduce")
+_BRANCH = re.compile(r"^([a-z0-9_]+)\((h-2|h-1|n\d+)\)$")
+
+
+def input_name(index: int) -> str:
+    """Chronological input index -> name: 0 = h-2, 1 = h-1, 2 + k = node k."""
+    return "h-2" if index == 0 else "h-1" if index == 1 else f"n{index - 2}"
+
+
+def _input_index(name: str) -> int:
+    return 0 if name == "h-2" else 1 if name == "h-1" else 2 + int(name[1:])
+
+
+class MicroSpace(SearchSpace):
+    """NSGANetV1's cell space (Sec. III-A): 40 integers, 10^33 architectures.
+
+    Genome: Normal cell then Reduction cell; per cell five nodes; per node
+    ``(input_a, op_a, input_b, op_b)``. Node ``k`` may read h(i-2) (0), h(i-1)
+    (1) or an earlier node ``j < k`` (2 + j), so inputs are ordered
+    chronologically; operations index :data:`OPERATIONS` (ordered by
+    complexity). Units are nodes, blocks are the two cells. Canonical string::
+
+        normal: sep_conv_3x3(h-1) + identity(h-2) | max_pool_3x3(n0) + dil_conv_5x5(h-1) | ...; reduce: ...
+    """
+
+    name = "micro"
+    proxy_knobs = ("channels", "layers")
+    proxy_defaults = (8, 1)
+
+    def __init__(self) -> None:
+        upper = []
+        for _ in BLOCKS:
+            for k in range(NODES):
+                upper += [k + 1, len(OPERATIONS) - 1, k + 1, len(OPERATIONS) - 1]
+        self.encoding = Encoding(
+            lower=np.zeros(len(upper), dtype=np.int64),
+            upper=np.asarray(upper, dtype=np.int64),
+            units=tuple(tuple(range(4 * u, 4 * u + 4)) for u in range(len(BLOCKS) * NODES)),
+            blocks=tuple(tuple(range(b * NODES, (b + 1) * NODES)) for b in range(len(BLOCKS))),
+        )
+
+    # -- decoding --------------------------------------------------------------------------
+    def cells(self, genome: np.ndarray) -> dict[str, list[tuple[int, str, int, str]]]:
+        """Per cell, the nodes as (input_a, op_a, input_b, op_b)."""
+        genome = self.check(genome)
+        out: dict[str, list[tuple[int, str, int, str]]] = {}
+        for b, block in enumerate(BLOCKS):
+            nodes = []
+            for k in range(NODES):
+                ia, oa, ib, ob = (int(v) for v in genome[4 * (b * NODES + k): 4 * (b * NODES + k) + 4])
+                nodes.append((ia, OPERATIONS[oa], ib, OPERATIONS[ob]))
+            out[block] = nodes
+        return out
+
+    def to_string(self, genome: np.ndarray) -> str:
+        parts = []
+        for block, nodes in self.cells(genome).items():
+            text = " | ".join(f"{oa}({input_name(ia)}) + {ob}({input_name(ib)})" for ia, oa, ib, ob in nodes)
+            parts.append(f"{block}: {text}")
+        return "; ".join(parts)
+
+    def from_string(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise InvalidArchitecture(f"micro architecture must be a string, got {type(text).__name__}")
+        cells = [c.strip() for c in text.split(";")]
+        if len(cells) != len(BLOCKS):
+            raise InvalidArchitecture(f"micro architecture needs '{BLOCKS[0]}: ...; {BLOCKS[1]}: ...', "
+                                      f"found {len(cells)} part(s)")
+        genome: list[int] = []
+        for block, cell in zip(BLOCKS, cells):
+            label, sep, body = cell.partition(":")
+            if not sep or label.strip() != block:
+                raise InvalidArchitecture(f"micro cell {cell[:40]!r} must start with '{block}:'")
+            nodes = [n.strip() for n in body.split("|")]
+            if len(nodes) != NODES:
+                raise InvalidArchitecture(f"micro {block} cell must have {NODES} nodes separated by '|', "
+                                          f"found {len(nodes)}")
+            for k, node in enumerate(nodes):
+                branches = [b.replace(" ", "") for b in node.split("+")]
+                if len(branches) != 2:
+                    raise InvalidArchitecture(f"micro {block} node {k} {node!r} must be 'op(input) + op(input)'")
+                for branch in branches:
+                    match = _BRANCH.match(branch)
+                    if match is None or match.group(1) not in _OP_INDEX:
+                        raise InvalidArchitecture(
+                            f"micro {block} node {k}: {branch!r} is not 'operation(input)' with an operation "
+                            f"from {', '.join(OPERATIONS)}")
+                    index = _input_index(match.group(2))
+                    if index > k + 1:
+                        raise InvalidArchitecture(
+                            f"micro {block} node {k} cannot read {match.group(2)}: only h-2, h-1 and earlier nodes")
+                    genome += [index, _OP_INDEX[match.group(1)]]
+        return np.asarray(genome, dtype=np.int64)
+
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw the Normal and Reduction cells into an image file."""
+        from nsganet.report.cells import draw_cells
+
+        draw_cells(self.cells(genome), path, title=self.to_string(genome))
+
+    # -- extremes --------------------------------------------------------------------------
+    def smallest(self) -> np.ndarray:
+        """Identity/pooling chains: one node output concatenated, no learned operation."""
+        genome = []
+        for block in BLOCKS:
+            first = _OP_INDEX["max_pool_3x3" if block == "reduce" else "identity"]
+            genome += [1, first, 1, first]
+            for k in range(1, NODES):
+                genome += [k + 1, 0, k + 1, 0]
+        return np.asarray(genome, dtype=np.int64)
+
+    def largest(self) -> np.ndarray:
+        """Every node reads the cell inputs with the costliest operation: five outputs concatenated."""
+        return np.asarray([1, len(OPERATIONS) - 1, 0, len(OPERATIONS) - 1] * (len(BLOCKS) * NODES), dtype=np.int64)
+
+    # -- network ---------------------------------------------------------------------------
+    def build(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32, in_channels: int = 3,
+              channels: int = 16, channel_increment: int = 4, layers: int = 2, auxiliary: bool = False,
+              stem_multiplier: int = 3, **options: Any) -> Any:
+        """The NSGANetV1 network: ``layers`` Normal cells per stage, ``channels`` growing by ``channel_increment``."""
+        if options:
+            raise TypeError(f"micro build got unknown options: {', '.join(options)}")
+        from nsganet.nn.micro import MicroNetwork, NodeSpec
+
+        cells = {block: [NodeSpec(*node) for node in nodes] for block, nodes in self.cells(genome).items()}
+        return MicroNetwork(cells["normal"], cells["reduce"], num_classes=num_classes, in_channels=in_channels,
+                            channels=channels, channel_increment=channel_increment, layers=layers,
+                            auxiliary=auxiliary, stem_multiplier=stem_multiplier)
