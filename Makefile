@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 setup: $(VENV)/.installed
 
 # The main job: NSGANetV1 on the micro space, training each architecture on the embedded digits
-# (about 14 minutes on 2 cores; re-running it resumes or reprints the result).
+# (about 7 minutes on 2 cores; re-running it resumes or reprints the result).
 demo: setup
 	$(BIN)/nsganet search --out runs/demo --resume
 
