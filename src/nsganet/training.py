@@ -65,8 +65,8 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
     device = torch.device(device)
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
-    decay = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(decay, lr=settings.lr, momentum=settings.momentum,
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay, nesterov=settings.nesterov)
     steps_per_epoch = _sized(loader)
     total = max(1, settings.epochs * steps_per_epoch)
@@ -94,7 +94,7 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.grad_clip:
-                nn.utils.clip_grad_norm_(decay, settings.grad_clip)
+                nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
             loss_sum += loss.item() * len(y)
             seen += len(y)
