@@ -7,7 +7,7 @@ side is the real pipeline: BatchLoader (uint8 -> float per batch, normalise,
 random crop + flip) and nsganet.training.train (cosine schedule, gradient
 clipping, divergence check). The plain loop feeds pre-normalised float tensors
 to forward/backward/SGD and nothing else. Rounds alternate between the two;
-the table reports medians.
+the order alternates too, so that warm-up favours neither; the table reports medians.
 
     python benchmarks/trainer_throughput.py [--images 4096] [--size 32] [--rounds 3]
 """
@@ -22,9 +22,10 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
-from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
 from torch import nn
 
+from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
+from nsganet.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.training import TrainSettings, train
 
@@ -75,26 +76,28 @@ def main() -> None:
     genome = space.from_string(ARCH)
     options = space.proxy_options(args.channels, args.layers)
     settings = TrainSettings(epochs=1, lr=0.025, grad_clip=5.0)
-    ours, plain = [], []
-    for r in range(args.rounds):
+    n = (len(images) // args.batch_size) * args.batch_size
+
+    def run_ours(r: int) -> float:
         torch.manual_seed(r)
         model = space.build(genome, num_classes=10, input_size=args.size, **options)
         loader = BatchLoader(dataset, args.batch_size, mean, std, shuffle=True,
                              augmentation=Augmentation(crop_padding=4, flip=True), seed=r, drop_last=True,
                              channels_last=True)
-        history = train(model, loader, settings)
-        ours.append(history.images[0] / history.seconds[0])
+        return train(model, loader, settings).images_per_second
+
+    def run_plain(r: int) -> float:
         torch.manual_seed(r)
         model = space.build(genome, num_classes=10, input_size=args.size, **options).to(
             memory_format=torch.channels_last)
-        seconds = plain_loop(model, plain_x, labels, args.batch_size, 0.025)
-        plain.append((len(images) // args.batch_size) * args.batch_size / seconds)
+        return n / plain_loop(model, plain_x, labels, args.batch_size, 0.025)
 
-    macs = None
-    from nsganet.objectives import CostModel
+    ours, plain = [], []
+    for r in range(args.rounds):  # alternate which loop goes first, so warm-up favours neither
+        for record, run in ([(ours, run_ours), (plain, run_plain)][:: 1 if r % 2 == 0 else -1]):
+            record.append(run(r))
 
     macs = CostModel(space, input_size=args.size, build_options=options).measure(genome)["flops"]
-    n = (len(images) // args.batch_size) * args.batch_size
     print(f"micro proxy network ({args.channels} channels, {args.layers} cell(s) per stage, {macs:.2f} MMACs/image), "
           f"{args.size}x{args.size} RGB, batch {args.batch_size}, {n} images/epoch, {args.threads} thread(s), "
           f"{args.rounds} rounds\n")

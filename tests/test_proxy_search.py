@@ -12,6 +12,7 @@ from nsganet.config import SearchConfig
 from nsganet.data import load_dataset, split_train_valid
 from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings, architecture_seed
 from nsganet.spaces import get_space
+from nsganet.training import TrainSettings
 
 TINY = {"epochs": 1, "train_images": 64, "batch_size": 32, "channels": 4}
 
@@ -30,7 +31,8 @@ def digits_split():
 def test_proxy_evaluation_is_deterministic_per_architecture(digits_split):
     (train, valid), _ = digits_split
     space = get_space("micro")
-    settings = ProxySettings(epochs=1, batch_size=32, train_images=96, build_options=space.proxy_options(4, 1))
+    settings = ProxySettings(train=TrainSettings(epochs=1), batch_size=32, train_images=96,
+                             build_options=space.proxy_options(4, 1))
     evaluator = ProxyEvaluator(train, valid, settings, seed=3)
     arch = space.architecture(space.sample(np.random.default_rng(0), 1)[0])
     first, second = evaluator(arch), evaluator(arch)

@@ -85,12 +85,12 @@ def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: di
     """Proxy training on the configured dataset's search-train / search-validation split."""
     from nsganet.data import load_dataset, split_train_valid
     from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
+    from nsganet.training import TrainSettings
 
     train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
     search_train, search_valid = split_train_valid(train_set, config.valid_fraction, seed=config.seed)
-    settings = ProxySettings(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                             train_images=config.train_images, cutout=config.cutout,
-                             build_options=build_options)
+    settings = ProxySettings(train=TrainSettings(epochs=config.epochs, lr=config.lr), batch_size=config.batch_size,
+                             train_images=config.train_images, cutout=config.cutout, build_options=build_options)
     return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)
 
 

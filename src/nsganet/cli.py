@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -136,11 +137,9 @@ def _search(args: argparse.Namespace) -> int:
     from nsganet.api import run_config
 
     values: dict[str, Any] = load_config(args.config) if args.config else {}
-    for key in ("space", "strategy", "objectives", "budget", "seed", "pop_size", "workers", "out", "dataset",
-                "data", "image_size", "epochs", "batch_size", "lr", "channels", "layers", "train_images", "cutout",
-                "table", "metric", "num_classes", "input_size"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
+    for f in dataclasses.fields(SearchConfig):  # options given on the command line win over the file
+        if getattr(args, f.name, None) is not None:
+            values[f.name] = getattr(args, f.name)
     config = SearchConfig.from_dict(values)
     result = run_config(config, resume=args.resume, progress=not args.quiet)
     print(f"run directory: {result.out}")

@@ -132,6 +132,9 @@ class ProcessPoolExecutor:
             self._pool = None
 
 
-def make_executor(fn: EvaluationFn, workers: int = 1) -> SerialExecutor | ProcessPoolExecutor:
+Executor = SerialExecutor | ProcessPoolExecutor
+
+
+def make_executor(fn: EvaluationFn, workers: int = 1) -> Executor:
     """In-process evaluation for one worker, a process pool for more."""
     return SerialExecutor(fn) if workers <= 1 else ProcessPoolExecutor(fn, workers)

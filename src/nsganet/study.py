@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nsganet import outputs
 from nsganet.config import dump_config
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import make_executor
+from nsganet.executors import Executor, make_executor
 from nsganet.indicators import normalized_hypervolume
 from nsganet.objectives import OBJECTIVES
 from nsganet.problem import Problem
@@ -136,14 +136,14 @@ class Study:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
         store = self._open_store()
-        self.executor = make_executor(self.problem.evaluate, self.workers)
+        executor = make_executor(self.problem.evaluate, self.workers)
         try:
-            return self._run(store)
+            return self._run(store, executor)
         finally:
-            self.executor.close()
+            executor.close()
             store.close()
 
-    def _run(self, store: RunStore) -> SearchResult:
+    def _run(self, store: RunStore, executor: Executor) -> SearchResult:
         n_obj = len(self.objectives)
         self.strategy.setup(self.space.encoding, n_obj, self.budget, self.seed)
         store.discard_running()
@@ -165,7 +165,7 @@ class Study:
             while len(archive) < self.budget:
                 generation = done_generation + 1
                 bar.set_description(f"gen {generation}")
-                X, F = self._evaluate_generation(store, archive, generation, bar)
+                X, F = self._evaluate_generation(store, executor, archive, generation, bar)
                 if len(X) == 0:
                     logger.warning("the strategy has nothing new to propose: the space looks exhausted")
                     break
@@ -185,7 +185,7 @@ class Study:
     def _row(self, e: Evaluation) -> np.ndarray | None:
         return np.array([e.objectives[n] for n in self.objectives]) if e.status == "ok" else None
 
-    def _evaluate_generation(self, store: RunStore, archive: Archive, generation: int,
+    def _evaluate_generation(self, store: RunStore, executor: Executor, archive: Archive, generation: int,
                              bar: tqdm) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate the strategy's next batch within the budget; reuse results a crash left."""
         batch = self.strategy.ask(archive)
@@ -215,7 +215,7 @@ class Study:
 
         for seq, genome, arch in pending:
             store.start(seq, arch, tuple(int(v) for v in genome), generation)
-        for outcome in self.executor.map_unordered([g for _, g, _ in pending]):
+        for outcome in executor.map_unordered([g for _, g, _ in pending]):
             seq, genome, arch = pending[outcome.index]
             store.finish(seq, outcome.objectives, outcome.reason, outcome.seconds, outcome.detail)
             results[seq] = Evaluation(seq, arch, tuple(int(v) for v in genome), generation,

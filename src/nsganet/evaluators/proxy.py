@@ -27,21 +27,14 @@ def architecture_seed(seed: int, arch: str) -> int:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """How much training each architecture gets during search (Table I defaults where the paper gives them)."""
+    """How much training each architecture gets during search: optimisation, batches, images, proxy size."""
 
-    epochs: int = 2
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=2))
     batch_size: int = 128
-    lr: float = 0.025
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
     train_images: int | None = None
     crop_padding: int | None = None
     cutout: int = 0
     build_options: dict[str, Any] = field(default_factory=dict)
-
-    def train_settings(self) -> TrainSettings:
-        return TrainSettings(epochs=self.epochs, lr=self.lr, momentum=self.momentum,
-                             weight_decay=self.weight_decay)
 
 
 class ProxyEvaluator:
@@ -76,7 +69,7 @@ class ProxyEvaluator:
         train_loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
                                    augmentation=self.augmentation, seed=seed, drop_last=len(self.train_set) >
                                    self.settings.batch_size, channels_last=True)
-        train(model, train_loader, self.settings.train_settings())
+        train(model, train_loader, self.settings.train)
         valid_loader = BatchLoader(self.valid_set, 512, self.mean, self.std, shuffle=False, channels_last=True)
         return {"error": 100.0 - accuracy(model, valid_loader)}
 
