@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_TABLE = HERE.parent.parent / "shared" / "data" / "nats_tss_cifar10.csv"
 METRIC = "cifar10_test_acc_200ep"
 POP_SIZE = 20
-OURS = ("random", "nsga2", "nsganetv1")
+OURS = ("random", "nsga2", "nsganetv1", "nsganetv2")
 PEERS = ("pymoo-nsga2", "optuna-nsga2")
 #: Ablations of NSGANetV1's Bayesian-network exploitation (V1 paper Fig. 8a and Fig. 26):
 #: name -> (strategy, options). Not run by default; pass them to --strategies.
@@ -51,6 +51,8 @@ VARIANTS = {
     "nsganetv1-nobn": ("nsganetv1", {"exploit_start": 1.0}),  # exploitation never starts
     "nsganetv1-tau1/3": ("nsganetv1", {"exploit_start": 1 / 3}),  # starts after 1/3 of the budget
     "nsganetv1-tau9/10": ("nsganetv1", {"exploit_start": 0.9}),  # starts late
+    # NSGANetV2 with a fixed predictor instead of adaptive switching
+    **{f"nsganetv2-{p}": ("nsganetv2", {"predictor": p}) for p in ("rbf", "gp", "mlp", "cart", "gbt")},
 }
 
 SPACE = get_space("nb201")

@@ -11,6 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Tests share the CPU with other processes (workers, CLI subprocesses): OpenMP threads that spin while
+# waiting would slow everything down many times over. Set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TABLE = REPO.parent / "shared" / "data" / "nats_tss_cifar10.csv"
 METRIC = "cifar10_test_acc_200ep"

@@ -48,7 +48,8 @@ def test_help_documents_every_option():
     result = run_cli("search", "--help")
     assert result.returncode == 0
     for option in ("--config", "--space", "--strategy", "--objectives", "--budget", "--seed", "--pop-size",
-                   "--table", "--metric", "--num-classes", "--input-size", "--out", "--resume", "--quiet"):
+                   "--table", "--metric", "--num-classes", "--input-size", "--out", "--resume", "--quiet",
+                   "--strategy-param", "--supernet", "--supernet-epochs", "--vld-size", "--finetune-epochs"):
         assert option in result.stdout
 
 
@@ -111,6 +112,20 @@ def _bad_inputs(tmp_path, table):
         ("corrupt store", [*base, "--out", str(corrupt), "--resume"]),
         ("bad architecture string", ["costs", "--arch", "|conv~0|"]),
         ("unknown command", ["evolve"]),
+        ("strategy option without a value", [*base, "-S", "n_doe"]),
+        ("unknown predictor", [*base, "--strategy", "nsganetv2", "-S", "predictor=svm", "--out", str(tmp_path / "x7")]),
+        ("strategy option of a list", [*base, "--strategy", "nsganetv2", "-S", "n_doe=[1, 2]"]),
+        ("supernet with a table", [*base, "--supernet", str(tmp_path / "s.pt")]),
+        ("missing supernet file", ["search", "--space", "mobilenetv3", "--supernet", str(tmp_path / "none.pt"),
+                                   "--out", str(tmp_path / "x8"), "-q"]),
+        ("corrupt supernet file", ["search", "--space", "mobilenetv3", "--supernet", str(corrupt / "run.sqlite"),
+                                   "--out", str(tmp_path / "x9"), "-q"]),
+        ("supernet for another space", ["search", "--supernet", str(tmp_path / "s.pt"), "-q",
+                                        "--out", str(tmp_path / "x10")]),
+        ("bad mobilenetv3 string", ["costs", "--space", "mobilenetv3", "--arch", "r999 | k3e3"]),
+        ("negative supernet learning rate", ["supernet", "train", "--lr", "-1", "--out", str(tmp_path / "x11")]),
+        ("missing initial supernet", ["supernet", "train", "--init", str(tmp_path / "none.pt"), "--epochs", "1",
+                                      "--out", str(tmp_path / "x12"), "-q"]),
     ]
 
 

@@ -71,3 +71,18 @@ def test_bad_objective_lists(names, fragment):
 
 def test_custom_objectives_only_when_allowed():
     assert parse_objectives("error,ops", allow_custom=True) == ["error", "ops"]
+
+
+@pytest.mark.parametrize("shape, options", [
+    ({"num_classes": 10, "input_size": 32}, {}),
+    ({"num_classes": 120, "input_size": 16, "in_channels": 1}, {"channels": 8, "cells_per_stage": 1}),
+])
+def test_nb201_closed_form_costs_equal_counted_costs(shape, options):
+    space = get_space("nb201")
+    model = CostModel(space, build_options=options, **shape)
+    genomes = [space.smallest(), space.largest(), *space.sample(np.random.default_rng(0), 12)]
+    for genome in genomes:
+        analytic, counted = space.analytic_costs(genome, **shape, **options), model.count(genome)
+        assert analytic["flops"] == pytest.approx(counted["flops"], rel=1e-12)
+        assert analytic["params"] == pytest.approx(counted["params"], rel=1e-12)
+        assert model.measure(genome) == analytic  # the cost model takes the closed form

@@ -14,7 +14,7 @@ from nsganet.objectives import CostModel, parse_objectives
 from nsganet.problem import Problem
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
-from nsganet.study import SearchResult, Study
+from nsganet.study import SearchResult, Study, open_run_store
 
 
 def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = None,
@@ -53,14 +53,24 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
         raise ConfigError("give either an evaluator function or a table, not both")
     space_obj = get_space(space if space is not None else config.space)
     objectives = parse_objectives(config.objectives, allow_custom=evaluator is not None)
+    out = Path(config.out or config.default_out())
     params = dict(config.strategy_params)
     if config.pop_size is not None:
         params["pop_size"] = config.pop_size
     strategy_obj = get_strategy(strategy if strategy is not None else config.strategy, **params)
     recorded = config.to_dict(include_runtime=False)
     trains = evaluator is None and not config.uses_table
+    inherits = trains and space_obj.name == "mobilenetv3"
+    if config.supernet is not None and not inherits:
+        raise ConfigError("--supernet applies to the mobilenetv3 space scored on a dataset")
     build_options = space_obj.proxy_options(config.channels, config.layers, use_defaults=trains)
-    if trains:
+    if inherits:
+        open_run_store(out, recorded, resume).close()  # check the run directory before training a supernet
+        resume = True
+        evaluator = _supernet_evaluator(config, out, progress)
+        space_obj = evaluator.space
+        shape = evaluator.network_shape
+    elif trains:
         shape_keys = [n for n in ("num_classes", "input_size", "in_channels") if getattr(config, n) is not None]
         if shape_keys:
             raise ConfigError(f"{shape_keys[0]} comes from the dataset when training; it applies to --table runs")
@@ -76,7 +86,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     cost_model = CostModel(space_obj, build_options=build_options, **shape)
     problem = Problem(space_obj, objectives, evaluator, cost_model)
     workers = config.workers or (min(os.cpu_count() or 1, strategy_obj.pop_size) if trains else 1)
-    study = Study(problem, strategy_obj, config.budget, config.seed, config.out or config.default_out(), recorded,
+    study = Study(problem, strategy_obj, config.budget, config.seed, out, recorded,
                   resume=resume, progress=progress, plots=plots, workers=workers)
     return study.run()
 
@@ -92,6 +102,40 @@ def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: di
     settings = ProxySettings(train=TrainSettings(epochs=config.epochs, lr=config.lr), batch_size=config.batch_size,
                              train_images=config.train_images, cutout=config.cutout, build_options=build_options)
     return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)
+
+
+def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
+    """Weight inheritance from ``config.supernet``, or from a supernet trained in ``out/supernet`` first.
+
+    The supernet trained here sees only the search-train part of the data; the
+    validation subset (``vld_size`` images, or ``valid_fraction``) stays unseen.
+    """
+    from nsganet.data import load_dataset, split_train_valid
+    from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
+    from nsganet.supernet import fit_supernet, load_supernet
+    from nsganet.supernet_training import SupernetTrainSettings
+    from nsganet.training import TrainSettings
+
+    train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
+    fraction = config.valid_fraction
+    if config.vld_size is not None:
+        if config.vld_size >= len(train_set):
+            raise ConfigError(f"vld_size {config.vld_size} must be smaller than the {len(train_set)} training images")
+        fraction = config.vld_size / len(train_set)
+    search_train, search_valid = split_train_valid(train_set, fraction, seed=config.seed)
+    if config.supernet is not None:
+        supernet, meta = load_supernet(config.supernet)
+        if meta["num_classes"] != train_set.num_classes or meta["in_channels"] != train_set.channels:
+            raise ConfigError(f"supernet {config.supernet} is for {meta['num_classes']} classes of "
+                              f"{meta['in_channels']}-channel images, the data has {train_set.num_classes} of "
+                              f"{train_set.channels}: fine-tune it first with 'nsganet supernet train --init'")
+    else:
+        settings = SupernetTrainSettings(epochs=config.supernet_epochs, batch_size=max(config.batch_size, 64))
+        supernet, meta = fit_supernet(search_train, out / "supernet", settings, seed=config.seed,
+                                      progress=progress)
+    finetune = TrainSettings(epochs=config.finetune_epochs, lr=config.lr * 0.1) if config.finetune_epochs else None
+    return SupernetEvaluator(supernet, meta, search_train, search_valid,
+                             SupernetEvalSettings(finetune=finetune, batch_size=config.batch_size), seed=config.seed)
 
 
 def _describe(evaluator: Evaluator) -> str:

@@ -10,6 +10,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+# OpenMP threads that spin while waiting make training many times slower whenever another process
+# (a worker, another job) shares the cores; torch is imported later, so this still takes effect.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from nsganet.config import SearchConfig, load_config
 from nsganet.errors import NsganetError
 
@@ -38,6 +42,22 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _key_value(text: str) -> tuple[str, Any]:
+    """An argparse type for KEY=VALUE; VALUE is read as a YAML scalar (a number, a word, true/false)."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be a number, a word or true/false")
+    return key.strip(), value
+
+
 _positive_int = _int_at_least(1)
 _nonnegative_int = _int_at_least(0)
 
@@ -60,15 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "also be given in a YAML --config file under the same name (dashes as underscores); "
                     "options on the command line win. The run directory keeps a SQLite store, "
                     "evaluations.csv, front.csv, stats/gen_N.json, config.yaml and plots.",
-        epilog="config-file-only keys:\n"
-               "  strategy_params  strategy options, e.g. {crossover_prob: 0.9, mutation_prob: 0.1,\n"
-               "                   mutation_eta: 3, exploit_start: 0.667, exploit_rate: 0.25, top_k: 100}\n"
+        epilog="config-file keys:\n"
+               "  strategy_params  strategy options (also -S KEY=VALUE), e.g. {crossover_prob: 0.9,\n"
+               "                   exploit_start: 0.667} for nsganetv1, {n_doe: 40, n_candidates: 8,\n"
+               "                   predictor: as} for nsganetv2; 'nsganet list' shows them all\n"
                "  valid_fraction   share of the training data held out for validation (default 0.2)\n"
                "  in_channels      input channels of the networks measured in --table runs (default 3)\n\n"
                "examples:\n"
                "  nsganet search                                   # micro space, embedded digits\n"
                "  nsganet search --dataset cifar10 --data ~/cifar-10-batches-py --workers 2 --budget 300\n"
                "  nsganet search --space nb201 --table nats_tss_cifar10.csv --metric cifar10_test_acc_200ep\n"
+               "  nsganet search --space nb201 --table nats_tss_cifar10.csv --metric cifar10_test_acc_200ep \\\n"
+               "      --strategy nsganetv2 -S predictor=gp -S n_doe=30\n"
                "  nsganet search --config runs/demo/config.yaml --out runs/again\n"
                "  nsganet search --config runs/demo/config.yaml --out runs/demo --resume   # after a crash",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -83,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_nonnegative_int, metavar="N", help="random seed (default 0)")
     s.add_argument("--pop-size", type=_positive_int, metavar="N",
                    help="population (batch) size (default 20; the V1 paper used 40)")
+    s.add_argument("-S", "--strategy-param", action="append", type=_key_value, metavar="KEY=VALUE",
+                   dest="strategy_param",
+                   help="a strategy option (repeatable), e.g. -S n_doe=40 -S predictor=gp; see 'nsganet list'")
     s.add_argument("--workers", type=_positive_int, metavar="N",
                    help="evaluate in N local processes, each with its share of the CPU threads (default: one "
                         "per core when training, 1 otherwise)")
@@ -104,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--train-images", type=_positive_int, metavar="N",
                    help="train each proxy on a fixed subset of N search-train images (default all)")
     d.add_argument("--cutout", type=_nonnegative_int, metavar="PX", help="cutout size (default 0: off)")
+    n = s.add_argument_group("weight inheritance (the mobilenetv3 space: subnets of a once-for-all supernet)")
+    n.add_argument("--supernet", metavar="FILE",
+                   help="trained supernet (from 'nsganet supernet train'); default: train one in the run directory")
+    n.add_argument("--supernet-epochs", type=_positive_int, metavar="N",
+                   help="epochs of the supernet trained in the run directory (default 10)")
+    n.add_argument("--vld-size", type=_positive_int, metavar="N",
+                   help="training images held out to validate subnets (default: --valid-fraction of them)")
+    n.add_argument("--finetune-epochs", type=_nonnegative_int, metavar="N",
+                   help="fine-tune each subnet for N epochs before validating it (default 0)")
     t = s.add_argument_group("tabular benchmark (look accuracies up instead of training)")
     t.add_argument("--table", metavar="FILE",
                    help="tabular benchmark CSV with an 'arch' column and accuracy columns")
@@ -129,6 +164,33 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--space", choices=space_names(), default="micro", help="search space (default micro)")
     w.add_argument("--out", metavar="FILE", default="cell.png", help="image file to write (default cell.png)")
 
+    n = commands.add_parser("supernet", help="train or fine-tune a once-for-all supernet",
+                            description="Once-for-all MobileNetV3 supernets for the mobilenetv3 space.")
+    supernet_commands = n.add_subparsers(dest="supernet_command", required=True, parser_class=_Parser)
+    st = supernet_commands.add_parser(
+        "train", help="train a supernet on a dataset (sandwich rule, in-place distillation)",
+        description="Train a supernet with the sandwich rule (largest, smallest and random subnets every step, "
+                    "the others distilled from the largest), or fine-tune a given one on new data (--init; "
+                    "NSGANetV2 used 5 epochs). Checkpoints every epoch into --out; --resume continues. "
+                    "Writes OUT/supernet.pt for 'nsganet search --space mobilenetv3 --supernet'.")
+    st.add_argument("--dataset", choices=dataset_names(), default="digits",
+                    help="dataset format (default digits, embedded)")
+    st.add_argument("--data", metavar="DIR", help="dataset location")
+    st.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize images to PX x PX")
+    st.add_argument("--out", metavar="DIR", help="output folder (default runs/supernet-DATASET)")
+    st.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
+    st.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="batch size (default 64)")
+    st.add_argument("--lr", type=float, default=0.05, metavar="LR", help="initial learning rate (default 0.05)")
+    st.add_argument("--n-random", type=_nonnegative_int, default=2, metavar="N",
+                    help="random subnets per step besides the largest and smallest (default 2)")
+    st.add_argument("--width-mult", type=float, metavar="W",
+                    help="width multiplier of a new supernet (default 0.5 for small images)")
+    st.add_argument("--init", metavar="FILE",
+                    help="start from this supernet file, or an official OFA MobileNetV3 checkpoint, and fine-tune")
+    st.add_argument("--seed", type=_nonnegative_int, default=0, metavar="N", help="random seed (default 0)")
+    st.add_argument("--resume", action="store_true", help="continue the training in --out")
+    st.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
     commands.add_parser("list", help="list the spaces, strategies, objectives and datasets")
     return parser
 
@@ -140,6 +202,11 @@ def _search(args: argparse.Namespace) -> int:
     for f in dataclasses.fields(SearchConfig):  # options given on the command line win over the file
         if getattr(args, f.name, None) is not None:
             values[f.name] = getattr(args, f.name)
+    if args.strategy_param:
+        params = values.get("strategy_params") or {}
+        if not isinstance(params, dict):
+            raise NsganetError("config key 'strategy_params' must be a mapping")
+        values["strategy_params"] = {**params, **dict(args.strategy_param)}
     config = SearchConfig.from_dict(values)
     result = run_config(config, resume=args.resume, progress=not args.quiet)
     print(f"run directory: {result.out}")
@@ -170,6 +237,36 @@ def _costs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _supernet_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nsganet.data import load_dataset
+    from nsganet.spaces.mobilenetv3 import SupernetConfig
+    from nsganet.supernet import fit_supernet
+    from nsganet.supernet_training import SUPERNET_FILE, SupernetTrainSettings
+
+    if args.lr <= 0:
+        raise NsganetError(f"--lr must be positive, got {args.lr}")
+    train_set, _ = load_dataset(args.dataset, args.data, image_size=args.image_size)
+    out = Path(args.out or f"runs/supernet-{args.dataset}")
+    config = None
+    if args.width_mult is not None:
+        if args.init is not None:
+            raise NsganetError("--width-mult shapes a new supernet; --init keeps the given one's")
+        if args.width_mult <= 0:
+            raise NsganetError(f"--width-mult must be positive, got {args.width_mult}")
+        config = SupernetConfig.small(max(train_set.images.shape[-1], 16), width_mult=args.width_mult)
+    settings = SupernetTrainSettings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                     n_random=args.n_random)
+    _, meta = fit_supernet(train_set, out, settings, config=config, init=args.init, seed=args.seed,
+                           resume=args.resume, progress=not args.quiet)
+    print(f"supernet for {meta['num_classes']} classes written to {out / SUPERNET_FILE}")
+    print(f"search it with: nsganet search --space mobilenetv3 --strategy nsganetv2 --supernet {out / SUPERNET_FILE}"
+          + (f" --dataset {args.dataset}" if args.dataset != "digits" else "")
+          + (f" --data {args.data}" if args.data else ""))
+    return 0
+
+
 def _draw(args: argparse.Namespace) -> int:
     from nsganet.spaces import get_space
 
@@ -188,10 +285,13 @@ def _list() -> int:
     from nsganet.data import dataset_names
     from nsganet.objectives import OBJECTIVES
     from nsganet.spaces import space_names
-    from nsganet.strategies import strategy_names
+    from nsganet.strategies import strategy_defaults, strategy_names
 
     print("spaces:     " + ", ".join(space_names()))
-    print("strategies: " + ", ".join(strategy_names()))
+    print("strategies (options and defaults, set with -S KEY=VALUE):")
+    for name in strategy_names():
+        defaults = strategy_defaults(name)
+        print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
     print("objectives: " + ", ".join(f"{o.name} ({o.description})" for o in OBJECTIVES.values()))
     print("datasets:   " + ", ".join(dataset_names()))
     return 0
@@ -208,6 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _costs(args)
         if args.command == "draw":
             return _draw(args)
+        if args.command == "supernet":
+            return _supernet_train(args)
         return _list()
     except NsganetError as exc:
         print(f"nsganet: error: {exc}", file=sys.stderr)

@@ -24,7 +24,11 @@ class SearchConfig:
     ``metric``) or by proxy training on ``dataset`` (the embedded digits by
     default). For tabular runs ``num_classes``, ``input_size`` and
     ``in_channels`` shape the networks whose costs are measured; with a dataset
-    they come from the data.
+    they come from the data. The ``mobilenetv3`` space is scored by weight
+    inheritance from a once-for-all supernet: ``supernet`` (a file from
+    ``nsganet supernet train``), or one trained for ``supernet_epochs`` in the
+    run directory; ``vld_size`` images of the training data validate,
+    ``finetune_epochs`` fine-tune each candidate first.
     """
 
     space: str = "micro"
@@ -47,6 +51,10 @@ class SearchConfig:
     layers: int | None = None
     train_images: int | None = None
     cutout: int = 0
+    supernet: str | None = None
+    supernet_epochs: int = 10
+    vld_size: int | None = None
+    finetune_epochs: int = 0
     num_classes: int | None = None
     input_size: int | None = None
     in_channels: int | None = None
@@ -63,12 +71,12 @@ class SearchConfig:
         if self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
         for name in ("num_classes", "input_size", "in_channels", "image_size", "epochs", "batch_size", "workers",
-                     "channels", "layers", "train_images"):
+                     "channels", "layers", "train_images", "supernet_epochs", "vld_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be positive, got {value}")
-        if self.cutout < 0 or self.lr <= 0:
-            raise ConfigError("cutout must be >= 0 and lr > 0")
+        if self.cutout < 0 or self.lr <= 0 or self.finetune_epochs < 0:
+            raise ConfigError("cutout and finetune_epochs must be >= 0 and lr > 0")
         if not 0 < self.valid_fraction < 1:
             raise ConfigError(f"valid_fraction must lie strictly between 0 and 1, got {self.valid_fraction}")
         if (self.table is None) != (self.metric is None):
@@ -79,6 +87,10 @@ class SearchConfig:
             self.table = str(Path(self.table).expanduser().resolve())
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
+        if self.supernet is not None:
+            if self.table is not None:
+                raise ConfigError("--supernet scores architectures by weight inheritance; it cannot go with --table")
+            self.supernet = str(Path(self.supernet).expanduser().resolve())
 
     @property
     def uses_table(self) -> bool:

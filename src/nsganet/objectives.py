@@ -65,7 +65,9 @@ class CostModel:
     """Measures FLOPs and parameters of a space's networks, cached per architecture.
 
     The network is built for ``num_classes`` outputs and square
-    ``input_size`` x ``input_size`` inputs with ``in_channels`` channels.
+    ``input_size`` x ``input_size`` inputs with ``in_channels`` channels, and
+    its operations counted; spaces with a closed form
+    (:meth:`~nsganet.spaces.base.SearchSpace.analytic_costs`) skip the build.
     """
 
     def __init__(self, space: SearchSpace, num_classes: int = 10, input_size: int = 32,
@@ -87,9 +89,16 @@ class CostModel:
         return dict(cached)
 
     def _measure(self, genome: np.ndarray) -> dict[str, float]:
+        analytic = self.space.analytic_costs(genome, num_classes=self.num_classes, input_size=self.input_size,
+                                             in_channels=self.in_channels, **self.build_options)
+        return analytic if analytic is not None else self.count(genome)
+
+    def count(self, genome: np.ndarray) -> dict[str, float]:
+        """Costs counted on the built network (what closed forms are checked against)."""
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
+        genome = np.asarray(genome, dtype=np.int64)
         model = self.space.build(genome, num_classes=self.num_classes, input_size=self.input_size,
                                  in_channels=self.in_channels, **self.build_options)
         model.eval()

@@ -42,6 +42,17 @@ class Problem:
                 raise ConfigError(f"objective {name!r} is not produced by {evaluator!r}; "
                                   f"it produces {', '.join(sorted(provides))}")
 
+    @property
+    def cost_columns(self) -> tuple[int, ...]:
+        """Positions of the cost objectives (known from the network alone) among the objectives."""
+        return tuple(j for j, name in enumerate(self.objectives) if _is_cost(name))
+
+    def costs(self, genomes: np.ndarray) -> np.ndarray:
+        """Cost objectives of each genome (a row per genome, a column per entry of :attr:`cost_columns`)."""
+        names = [self.objectives[j] for j in self.cost_columns]
+        rows = [[self.cost_model.measure(genome)[name] for name in names] for genome in genomes]
+        return np.asarray(rows, dtype=float).reshape(len(rows), len(names))
+
     def evaluate(self, genome: np.ndarray) -> dict[str, float]:
         """Objective values of one genome; raises :class:`EvaluationFailed` with a reason."""
         arch = self.space.architecture(genome)

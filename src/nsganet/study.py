@@ -29,7 +29,7 @@ from nsganet.problem import Problem
 from nsganet.report.plots import plot_front, plot_hypervolume
 from nsganet.store import Evaluation, RunStore
 from nsganet.strategies.archive import Archive
-from nsganet.strategies.base import Strategy
+from nsganet.strategies.base import ProblemContext, Strategy
 
 logger = logging.getLogger("nsganet")
 
@@ -64,6 +64,35 @@ class SearchResult:
         return "\n".join(lines)
 
 
+def open_run_store(out: Path, config: dict[str, Any], resume: bool) -> RunStore:
+    """The store of the run in ``out``: a new one recording ``config``, or the one to resume.
+
+    Refuses to overwrite an existing run without ``resume`` and to resume a run
+    whose recorded config differs.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise NsganetError(f"cannot write to run directory {out}: {exc.strerror or exc}") from None
+    store = RunStore(out / STORE_FILE)
+    recorded = store.get_meta("config")
+    if recorded is None:
+        store.set_meta("config", config)
+        dump_config(config, out / CONFIG_FILE)
+    elif not resume:
+        store.close()
+        raise NsganetError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    elif recorded != config:
+        store.close()
+        changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k))
+        raise NsganetError(f"cannot resume {out}: the config differs in "
+                           f"{', '.join(changed)} (recorded in {out / CONFIG_FILE})")
+    return store
+
+
 class Study:
     """One search run in one directory."""
 
@@ -80,28 +109,7 @@ class Study:
 
     # -- set-up ----------------------------------------------------------------------------
     def _open_store(self) -> RunStore:
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-            probe = self.out / ".write-test"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as exc:
-            raise NsganetError(f"cannot write to run directory {self.out}: {exc.strerror or exc}") from None
-        store = RunStore(self.out / STORE_FILE)
-        recorded = store.get_meta("config")
-        if recorded is None:
-            store.set_meta("config", self.config)
-            dump_config(self.config, self.out / CONFIG_FILE)
-        elif not self.resume:
-            store.close()
-            raise NsganetError(f"{self.out} already holds a run; pass --resume to continue it "
-                               "or choose another --out")
-        elif recorded != self.config:
-            store.close()
-            changed = sorted(k for k in set(recorded) | set(self.config) if recorded.get(k) != self.config.get(k))
-            raise NsganetError(f"cannot resume {self.out}: the config differs in "
-                               f"{', '.join(changed)} (recorded in {self.out / CONFIG_FILE})")
-        return store
+        return open_run_store(self.out, self.config, self.resume)
 
     def _bounds(self, store: RunStore) -> tuple[np.ndarray, np.ndarray] | None:
         """Ideal and worst value per objective for the normalised hypervolume (NSGANetV1 suppl. H).
@@ -145,6 +153,8 @@ class Study:
 
     def _run(self, store: RunStore, executor: Executor) -> SearchResult:
         n_obj = len(self.objectives)
+        self.strategy.bind(ProblemContext(smallest=self.space.smallest(), largest=self.space.largest(),
+                                          cost_columns=self.problem.cost_columns, costs=self.problem.costs))
         self.strategy.setup(self.space.encoding, n_obj, self.budget, self.seed)
         store.discard_running()
         last = store.last_generation()
@@ -251,6 +261,9 @@ class Study:
             "hypervolume": hv,
             "hv_bounds": None if bounds is None else {"lower": bounds[0].tolist(), "upper": bounds[1].tolist()},
             "front": [{"arch": e.arch, **e.objectives} for e in front],
+            "candidates": [{"arch": e.arch, "status": e.status, **e.objectives}
+                           for e in evaluations if e.generation == generation],
+            "archive": [{"arch": e.arch, **e.objectives} for e in evaluations if e.status == "ok"],
             "strategy": info,
         }
 

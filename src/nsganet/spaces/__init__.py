@@ -8,6 +8,7 @@ from nsganet.errors import ConfigError
 from nsganet.spaces.base import Architecture, Encoding, SearchSpace
 from nsganet.spaces.macro import MacroSpace
 from nsganet.spaces.micro import MicroSpace
+from nsganet.spaces.mobilenetv3 import MobileNetV3Space
 from nsganet.spaces.nb201 import NB201Space
 
 _REGISTRY: dict[str, Callable[[], SearchSpace]] = {}
@@ -32,8 +33,8 @@ def get_space(name: str | SearchSpace) -> SearchSpace:
         raise ConfigError(f"unknown space {name!r}; known spaces: {', '.join(space_names())}") from None
 
 
-for _space in (MacroSpace, MicroSpace, NB201Space):
+for _space in (MacroSpace, MicroSpace, MobileNetV3Space, NB201Space):
     register_space(_space.name, _space)
 
-__all__ = ["Architecture", "Encoding", "MacroSpace", "MicroSpace", "NB201Space", "SearchSpace", "get_space",
-           "register_space", "space_names"]
+__all__ = ["Architecture", "Encoding", "MacroSpace", "MicroSpace", "MobileNetV3Space", "NB201Space", "SearchSpace",
+           "get_space", "register_space", "space_names"]

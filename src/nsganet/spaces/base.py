@@ -30,12 +30,20 @@ class Encoding:
     the indices of its units. Variables within a unit are ordered so that
     neighbouring integer values are similar choices (inputs chronologically,
     operations by complexity): parent-centric mutation relies on that.
+
+    ``conditions`` declares conditional variables: a triple ``(var, controller,
+    min_value)`` makes variable ``var`` active only while ``genome[controller]
+    >= min_value`` (a layer beyond a stage's depth, say). Inactive variables do
+    not change the architecture, so :meth:`canonical` sets them to their lower
+    bound and strategies only propose canonical genomes: one architecture, one
+    genome.
     """
 
     lower: np.ndarray
     upper: np.ndarray
     units: tuple[tuple[int, ...], ...]
     blocks: tuple[tuple[int, ...], ...] = field(default=())
+    conditions: tuple[tuple[int, int, int], ...] = field(default=())
 
     def __post_init__(self) -> None:
         lower = np.asarray(self.lower, dtype=np.int64)
@@ -51,6 +59,10 @@ class Encoding:
             object.__setattr__(self, "blocks", (tuple(range(len(self.units))),))
         if sorted(u for block in self.blocks for u in block) != list(range(len(self.units))):
             raise ValueError("blocks must partition the units")
+        conditions = tuple((int(v), int(c), int(m)) for v, c, m in self.conditions)
+        if any(not (0 <= v < len(lower) and 0 <= c < len(lower)) or v == c for v, c, _ in conditions):
+            raise ValueError("conditions must name two different variables of the encoding")
+        object.__setattr__(self, "conditions", conditions)
 
     @property
     def n_var(self) -> int:
@@ -63,9 +75,18 @@ class Encoding:
             np.all(genome >= self.lower) and np.all(genome <= self.upper)
         )
 
+    def canonical(self, genomes: np.ndarray) -> np.ndarray:
+        """``genomes`` (one or a matrix) with every inactive variable at its lower bound."""
+        out = np.array(genomes, dtype=np.int64)
+        rows = out.reshape(-1, self.n_var)
+        for var, controller, min_value in self.conditions:
+            inactive = rows[:, controller] < min_value
+            rows[inactive, var] = self.lower[var]
+        return out
+
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` genomes drawn uniformly within the bounds."""
-        return rng.integers(self.lower, self.upper + 1, size=(n, self.n_var), dtype=np.int64)
+        """``n`` canonical genomes, every variable drawn uniformly within its bounds."""
+        return self.canonical(rng.integers(self.lower, self.upper + 1, size=(n, self.n_var), dtype=np.int64))
 
 
 class SearchSpace(ABC):
@@ -95,6 +116,17 @@ class SearchSpace(ABC):
         """Draw the architecture into an image file (spaces with cells override this)."""
         raise NotImplementedError(f"the {self.name} space cannot draw its architectures")
 
+    def analytic_costs(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
+                       in_channels: int = 3, **options: Any) -> dict[str, float] | None:
+        """FLOPs and parameters in closed form, or ``None`` where the network must be counted.
+
+        Spaces whose costs have a closed form override this: a surrogate-assisted
+        search asks for the costs of thousands of candidates, which building
+        each network would make the bottleneck. It must agree with counting
+        (see :class:`~nsganet.objectives.CostModel`).
+        """
+        return None
+
     def smallest(self) -> np.ndarray:
         """A genome of minimal cost (used for objective bounds and designs of experiments)."""
         return self.encoding.lower.copy()
@@ -123,7 +155,10 @@ class SearchSpace(ABC):
         return self.encoding.sample(rng, n)
 
     def check(self, genome: np.ndarray) -> np.ndarray:
-        """The genome as an int64 array; raises :class:`InvalidArchitecture` if out of bounds."""
+        """The genome as an int64 array; raises :class:`InvalidArchitecture` if out of bounds.
+
+        Inactive variables (see :class:`Encoding`) are returned at their lower bound.
+        """
         arr = np.asarray(genome)
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or not self.encoding.contains(arr):
             raise InvalidArchitecture(
@@ -131,7 +166,7 @@ class SearchSpace(ABC):
                 f"(expects {self.encoding.n_var} integers within "
                 f"{self.encoding.lower.tolist()}..{self.encoding.upper.tolist()})"
             )
-        return arr.astype(np.int64)
+        return self.encoding.canonical(arr)
 
     def architecture(self, genome: np.ndarray) -> Architecture:
         """Wrap a genome as an :class:`Architecture` of this space."""

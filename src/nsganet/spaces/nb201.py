@@ -87,6 +87,35 @@ class NB201Space(SearchSpace):
                 genome.append(_OP_INDEX[op])
         return np.asarray(genome, dtype=np.int64)
 
+    def analytic_costs(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
+                       in_channels: int = 3, channels: int = 16, cells_per_stage: int = 5,
+                       **options: Any) -> dict[str, float]:
+        """Closed-form MACs and parameters of :meth:`build`'s network (see nn/nb201.py).
+
+        Only convolutions and the classifier count as MACs; parameters include
+        batch-norm scales and shifts. Edge operations other than the two
+        convolutions cost nothing, so a cell's cost is the sum over its edges.
+        """
+        if options:
+            raise TypeError(f"nb201 build got unknown options: {', '.join(options)}")
+        ops = self.check(genome)
+        n_1x1 = int(np.sum(ops == _OP_INDEX["nor_conv_1x1"]))
+        n_3x3 = int(np.sum(ops == _OP_INDEX["nor_conv_3x3"]))
+        c, size = channels, input_size
+        macs = in_channels * c * 9 * size * size  # stem
+        params = in_channels * c * 9 + 2 * c
+        for stage in range(3):
+            if stage > 0:  # residual reduction: 3x3 stride-2 conv, 3x3 conv, 1x1 shortcut after 2x2 pooling
+                conv_size, pool_size = (size + 1) // 2, size // 2
+                macs += (9 * c * 2 * c + 9 * 4 * c * c) * conv_size ** 2 + c * 2 * c * pool_size ** 2
+                params += 9 * c * 2 * c + 9 * 4 * c * c + c * 2 * c + 2 * (2 * c) * 2
+                c, size = 2 * c, conv_size
+            macs += cells_per_stage * (n_1x1 + 9 * n_3x3) * c * c * size * size
+            params += cells_per_stage * (n_1x1 * (c * c + 2 * c) + n_3x3 * (9 * c * c + 2 * c))
+        macs += c * num_classes  # head: BN, pooling, linear
+        params += 2 * c + c * num_classes + num_classes
+        return {"flops": macs / 1e6, "params": params / 1e6}
+
     def build(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
               in_channels: int = 3, channels: int = 16, cells_per_stage: int = 5,
               **options: Any) -> Any:

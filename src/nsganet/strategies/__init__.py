@@ -9,6 +9,7 @@ from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import Strategy
 from nsganet.strategies.nsga2 import NSGA2
 from nsganet.strategies.nsganetv1 import NSGANetV1
+from nsganet.strategies.nsganetv2 import NSGANetV2
 from nsganet.strategies.random_search import RandomSearch
 
 _REGISTRY: dict[str, type[Strategy]] = {}
@@ -22,6 +23,14 @@ def register_strategy(cls: type[Strategy]) -> type[Strategy]:
 
 def strategy_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def strategy_defaults(name: str) -> dict[str, Any]:
+    """Options of a strategy with their default values."""
+    import dataclasses
+
+    cls = _REGISTRY[name]
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
 
 
 def get_strategy(name: str | Strategy, **params: Any) -> Strategy:
@@ -38,8 +47,8 @@ def get_strategy(name: str | Strategy, **params: Any) -> Strategy:
     return cls(**params)
 
 
-for _cls in (RandomSearch, NSGA2, NSGANetV1):
+for _cls in (RandomSearch, NSGA2, NSGANetV1, NSGANetV2):
     register_strategy(_cls)
 
-__all__ = ["NSGA2", "Archive", "NSGANetV1", "RandomSearch", "Strategy", "get_strategy",
-           "register_strategy", "strategy_names"]
+__all__ = ["NSGA2", "Archive", "NSGANetV1", "NSGANetV2", "RandomSearch", "Strategy", "get_strategy",
+           "register_strategy", "strategy_defaults", "strategy_names"]

@@ -23,6 +23,22 @@ from nsganet.strategies.archive import Archive, genome_key
 _NUMERIC = {"int": int, "float": float}
 
 
+@dataclasses.dataclass(frozen=True)
+class ProblemContext:
+    """What a strategy may know of the problem besides its encoding; every field is optional.
+
+    ``costs`` maps a genome matrix to the values of the objectives in
+    ``cost_columns`` (FLOPs, parameters: known without training), so that a
+    surrogate-assisted strategy can rank candidates it has not evaluated.
+    ``smallest`` and ``largest`` are the space's extreme genomes.
+    """
+
+    smallest: np.ndarray | None = None
+    largest: np.ndarray | None = None
+    cost_columns: tuple[int, ...] = ()
+    costs: Callable[[np.ndarray], np.ndarray] | None = None
+
+
 @dataclasses.dataclass
 class Strategy(ABC):
     """Base class: hyper-parameters are dataclass fields, run state is set in :meth:`setup`."""
@@ -44,6 +60,11 @@ class Strategy(ABC):
             setattr(self, f.name, kind(value))
         if self.pop_size < 2:
             raise ConfigError(f"{self.name} pop_size must be at least 2, got {self.pop_size}")
+        self.context = ProblemContext()
+
+    def bind(self, context: ProblemContext) -> None:
+        """Tell the strategy what else is known of the problem; called before :meth:`setup`."""
+        self.context = context
 
     def setup(self, encoding: Encoding, n_obj: int, budget: int, seed: int) -> None:
         """Prepare a fresh run; called once before the first :meth:`ask`."""
@@ -89,7 +110,7 @@ class Strategy(ABC):
         uniform = lambda: self.encoding.sample(self.rng, 1)[0]  # noqa: E731
         source = propose or uniform
         while len(out) < n:
-            candidate = source()
+            candidate = self.encoding.canonical(source())
             key = genome_key(candidate)
             if key in taken or key in archive:
                 failures += 1

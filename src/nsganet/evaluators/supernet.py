@@ -1,0 +1,86 @@
+"""Supernet evaluation (NSGANetV2): inherit weights, recalibrate batch norm, validate.
+
+An architecture of the ``mobilenetv3`` space is extracted from a trained
+once-for-all supernet with its weights, its batch-norm statistics are
+re-estimated on a few hundred search-train images, optionally it is fine-tuned
+for a few epochs, and its error is measured on the held-out validation subset
+of the training data (``--vld-size``); the test split is never seen.
+Extraction, calibration and validation take a second or two on a CPU, where
+proxy training takes minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from nsganet.data import Augmentation, BatchLoader, ImageDataset
+from nsganet.evaluators.proxy import architecture_seed
+from nsganet.nn.bn_calibration import recalibrate_bn
+from nsganet.spaces.base import Architecture
+from nsganet.training import TrainSettings, accuracy, train
+
+
+@dataclass(frozen=True)
+class SupernetEvalSettings:
+    """How each candidate is scored: calibration images, optional fine-tuning, batch sizes."""
+
+    calibration_images: int = 500
+    finetune: TrainSettings | None = None
+    batch_size: int = 64
+    eval_batch_size: int = 256
+
+
+class SupernetEvaluator:
+    """Validation error of an architecture with weights inherited from a supernet."""
+
+    provides = frozenset({"error"})
+
+    def __init__(self, supernet: Any, meta: dict[str, Any], train_set: ImageDataset, valid_set: ImageDataset,
+                 settings: SupernetEvalSettings | None = None, seed: int = 0) -> None:
+        self.supernet, self.meta = supernet.eval(), meta
+        self.space = supernet.space  # the space whose architectures this supernet holds
+        self.train_set, self.valid_set = train_set, valid_set
+        self.settings, self.seed = settings or SupernetEvalSettings(), seed
+        self.mean, self.std = meta["mean"], meta["std"]
+        generator = torch.Generator().manual_seed(seed)
+        n = min(self.settings.calibration_images, len(train_set))
+        pick = torch.randperm(len(train_set), generator=generator)[:n]
+        loader = BatchLoader(train_set.subset(torch.sort(pick).values), n, self.mean, self.std, shuffle=False)
+        self.calibration = next(iter(loader))[0]  # the same images for every candidate
+
+    @property
+    def network_shape(self) -> dict[str, int]:
+        return {"num_classes": int(self.meta["num_classes"]), "input_size": int(self.train_set.images.shape[-1]),
+                "in_channels": int(self.meta["in_channels"])}
+
+    def subnet(self, arch: Architecture, calibrate: bool = True) -> torch.nn.Module:
+        """The architecture's network with inherited (and, by default, recalibrated) weights."""
+        self.supernet.set_active(arch.genome)
+        subnet = self.supernet.get_active_subnet()
+        if calibrate:
+            recalibrate_bn(subnet, self.calibration)
+        return subnet.eval()
+
+    def error(self, model: torch.nn.Module) -> float:
+        """Validation error of a network, in percent."""
+        loader = BatchLoader(self.valid_set, self.settings.eval_batch_size, self.mean, self.std, shuffle=False)
+        return 100.0 - accuracy(model, loader, channels_last=False)
+
+    def __call__(self, arch: Architecture) -> dict[str, float]:
+        model = self.subnet(arch)
+        if self.settings.finetune is not None:
+            seed = architecture_seed(self.seed, str(arch))
+            torch.manual_seed(seed)
+            padding = max(1, self.train_set.images.shape[-1] // 8)
+            loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
+                                 augmentation=Augmentation(crop_padding=padding, flip=self.train_set.flip),
+                                 seed=seed, drop_last=len(self.train_set) > self.settings.batch_size)
+            train(model, loader, self.settings.finetune)
+        return {"error": self.error(model)}
+
+    def __repr__(self) -> str:
+        return (f"SupernetEvaluator({self.train_set.name}, {len(self.valid_set)} validation images, "
+                f"{len(self.calibration)} calibration images)")

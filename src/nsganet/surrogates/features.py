@@ -1,0 +1,104 @@
+"""Feature encodings of integer genomes for the accuracy predictors.
+
+A predictor sees a genome through an ``encode`` callable (genome matrix ->
+feature matrix). Two are provided, both built from a space's inclusive bounds
+so that the features of a genome never depend on which genomes were seen:
+
+* ``"integer"`` (:class:`IntegerFeatures`): every variable scaled to [0, 1].
+  Compact, and meaningful where neighbouring values are similar choices.
+* ``"onehot"`` (:class:`OneHotFeatures`): one column per value for variables
+  with more than two values (categorical choices are equidistant), the
+  variable itself (scaled to [0, 1]) for binary ones.
+
+Both drop constant variables (lower == upper), which carry no information.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from nsganet.errors import ConfigError
+
+#: A feature encoding: integer genome matrix (n, n_var) -> float feature matrix (n, n_features).
+Encoder = Callable[[np.ndarray], np.ndarray]
+
+
+class _BoundedFeatures:
+    """Shared checks of the bounded encodings."""
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.lower = np.asarray(lower, dtype=np.int64).ravel()
+        self.upper = np.asarray(upper, dtype=np.int64).ravel()
+        if self.lower.shape != self.upper.shape or np.any(self.upper < self.lower):
+            raise ValueError("feature bounds must be two 1-D arrays of equal length with lower <= upper")
+        self.active = np.flatnonzero(self.upper > self.lower)
+
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.ndim != 2 or X.shape[1] != len(self.lower):
+            raise ValueError(f"expected genomes with {len(self.lower)} variables, got an array of shape {X.shape}")
+        if not np.all((self.lower <= X) & (self.upper >= X)):
+            raise ValueError("genome values outside the feature bounds")
+        return X.astype(np.int64)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lower={self.lower.tolist()}, upper={self.upper.tolist()})"
+
+
+class IntegerFeatures(_BoundedFeatures):
+    """Each non-constant variable scaled to [0, 1] by its bounds."""
+
+    @property
+    def n_features(self) -> int:
+        return len(self.active)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = self._check(X)[:, self.active]
+        lower, upper = self.lower[self.active], self.upper[self.active]
+        return (X - lower) / (upper - lower)
+
+
+class OneHotFeatures(_BoundedFeatures):
+    """One-hot columns for variables with more than two values, the scaled variable for binary ones."""
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        super().__init__(lower, upper)
+        widths = self.upper - self.lower + 1
+        # first feature column of each active variable, and its number of columns
+        self._widths = np.where(widths[self.active] > 2, widths[self.active], 1)
+        self._offsets = np.concatenate([[0], np.cumsum(self._widths)[:-1]]).astype(np.int64)
+
+    @property
+    def n_features(self) -> int:
+        return int(self._widths.sum())
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = self._check(X)
+        out = np.zeros((len(X), self.n_features))
+        rows = np.arange(len(X))
+        for var, offset, width in zip(self.active, self._offsets, self._widths):
+            value = X[:, var] - self.lower[var]
+            if width == 1:  # binary variable: the variable itself
+                out[:, offset] = value
+            else:
+                out[rows, offset + value] = 1.0
+        return out
+
+
+_FEATURES: dict[str, type[_BoundedFeatures]] = {"integer": IntegerFeatures, "onehot": OneHotFeatures}
+
+
+def feature_names() -> list[str]:
+    return sorted(_FEATURES)
+
+
+def get_features(kind: str, lower: np.ndarray, upper: np.ndarray) -> Encoder:
+    """The encoding ``kind`` ("onehot" or "integer") of genomes within the bounds ``lower``..``upper``."""
+    cls = _FEATURES.get(kind)
+    if cls is None:
+        raise ConfigError(f"unknown predictor features {kind!r}; known features: {', '.join(feature_names())}")
+    return cls(lower, upper)
