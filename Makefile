@@ -31,6 +31,12 @@ bench: setup
 	$(BIN)/python benchmarks/nb201_strategies.py
 	$(BIN)/python benchmarks/nb201_strategies.py --budgets 300,1000 --out benchmarks/results/ablation \
 		--strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
+	$(BIN)/python benchmarks/nb201_strategies.py --seeds 10 --budgets 100,200,300,500 --out benchmarks/results/nsganetv2 \
+		--strategies random,nsga2,nsganetv1,pymoo-nsga2,optuna-nsga2,nsganetv2-rbf,nsganetv2-gbt,nsganetv2-mlp
+	$(BIN)/python benchmarks/nb201_strategies.py --seeds 10 --budgets 100,200 --strategies nsganetv2 \
+		--out benchmarks/results/nsganetv2-as
+	$(BIN)/python benchmarks/nb201_predictors.py --target raw,log,rank
+	$(BIN)/python benchmarks/supernet_inheritance.py
 	$(BIN)/python benchmarks/trainer_throughput.py
 
 lint: setup

@@ -11,6 +11,8 @@ user training each proposal would pay for them.
     python benchmarks/nb201_strategies.py [--seeds 30] [--budgets 100,200,300,500,1000]
     python benchmarks/nb201_strategies.py --budgets 300,1000 --out benchmarks/results/ablation \\
         --strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
+    python benchmarks/nb201_strategies.py --seeds 10 --budgets 100,200,300,500 --out benchmarks/results/nsganetv2 \\
+        --strategies random,nsga2,nsganetv1,pymoo-nsga2,optuna-nsga2,nsganetv2-rbf,nsganetv2-gbt,nsganetv2-mlp
 
 Needs the bench extra (pip install -e ".[bench]"). FLOPs of all 15,625
 architectures are measured once with nsganet's cost model and cached in
@@ -45,6 +47,9 @@ METRIC = "cifar10_test_acc_200ep"
 POP_SIZE = 20
 OURS = ("random", "nsga2", "nsganetv1", "nsganetv2")
 PEERS = ("pymoo-nsga2", "optuna-nsga2")
+#: What runs without --strategies: the evolutionary strategies and the peers (nsganetv2's predictor
+#: fits make it slower; see the Makefile's bench target for its run).
+DEFAULT = ("random", "nsga2", "nsganetv1", *PEERS)
 #: Ablations of NSGANetV1's Bayesian-network exploitation (V1 paper Fig. 8a and Fig. 26):
 #: name -> (strategy, options). Not run by default; pass them to --strategies.
 VARIANTS = {
@@ -177,7 +182,7 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--budgets", default="100,200,300,500,1000")
-    parser.add_argument("--strategies", default=",".join(OURS + PEERS))
+    parser.add_argument("--strategies", default=",".join(DEFAULT))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()

@@ -48,3 +48,34 @@ def lookup_evaluator(accuracy: dict[str, float]):
         return {"error": 100.0 - accuracy[str(arch)], "ops": float(np.sum(arch.genome))}
 
     return evaluate
+
+
+def randomise(module, seed: int = 0):
+    """Give batch norms non-trivial statistics and affine parameters, and kernel transforms non-identity values."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in module.state_dict().items():  # shares storage with the module's tensors
+            if not t.dtype.is_floating_point:
+                continue
+            if name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) * 1.5 + 0.5)
+            elif name.endswith("_matrix"):
+                t.add_(0.1 * torch.randn(t.shape, generator=g))
+            elif name.endswith(("running_mean", "bias")):
+                t.copy_(0.2 * torch.randn(t.shape, generator=g))
+            elif t.ndim == 1:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+    return module
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small networks, small batches: one thread is fastest, and immune to oversubscribed machines."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

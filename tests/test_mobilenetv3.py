@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import randomise
 from torch import nn
 
 from nsganet.errors import InvalidArchitecture
@@ -20,31 +21,7 @@ SMALL = SupernetConfig.small(32)
 SMALL_SPACE = MobileNetV3Space(SMALL)
 
 
-def randomise(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Give batch norms non-trivial statistics and affine parameters, and kernel transforms non-identity values."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():  # shares storage with the module's tensors
-            if not t.dtype.is_floating_point:
-                continue
-            if name.endswith("running_var"):
-                t.copy_(torch.rand(t.shape, generator=g) * 1.5 + 0.5)
-            elif name.endswith("_matrix"):
-                t.add_(0.1 * torch.randn(t.shape, generator=g))
-            elif name.endswith(("running_mean", "bias")):
-                t.copy_(0.2 * torch.randn(t.shape, generator=g))
-            elif t.ndim == 1:
-                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
-    return module
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small networks, small batches: one thread is fastest, and immune to oversubscribed machines."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

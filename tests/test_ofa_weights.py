@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import randomise
 
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MobileNetV3Supernet, SupernetConfig
@@ -24,27 +25,7 @@ from nsganet.nn.ofa_weights import (
 SMALL = SupernetConfig.small(32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _randomise(module: torch.nn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in module.state_dict().items():
-            if t.dtype.is_floating_point:
-                if name.endswith("running_var"):
-                    t.copy_(torch.rand(t.shape, generator=g) * 1.5 + 0.5)
-                elif name.endswith("_matrix"):
-                    t.add_(0.1 * torch.randn(t.shape, generator=g))
-                elif name.endswith(("running_mean", "bias")):
-                    t.copy_(0.2 * torch.randn(t.shape, generator=g))
-                elif t.ndim == 1:
-                    t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_key_mapping_follows_ofa_layout():
@@ -63,7 +44,7 @@ def test_key_mapping_follows_ofa_layout():
 def test_round_trip_through_the_ofa_layout_and_a_file(tmp_path):
     torch.manual_seed(0)
     source = MobileNetV3Supernet(SMALL, num_classes=10)
-    _randomise(source, 0)
+    randomise(source, 0)
     state = to_ofa_state_dict(source)
     assert "blocks.1.conv.inverted_bottleneck.conv.conv.weight" in state
     assert "blocks.1.conv.depth_conv.bn.bn.running_mean" in state and "blocks.0.conv.depth_conv.bn.weight" in state
@@ -165,7 +146,7 @@ def test_ofa_networks_and_ours_compute_the_same(width_mult):
     torch.manual_seed(0)
     ofa = OFAMobileNetV3(n_classes=1000, width_mult=width_mult, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
                          depth_list=[2, 3, 4])
-    _randomise(ofa, 1)
+    randomise(ofa, 1)
     ofa.eval()
     ours = MobileNetV3Supernet(SupernetConfig.imagenet(width_mult), num_classes=1000).eval()
     report = load_ofa_state_dict(ours, ofa.state_dict())
