@@ -18,7 +18,7 @@ import torch
 from nsganet.data import ImageDataset
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
+from nsganet.spaces.mobilenetv3 import SupernetConfig
 from nsganet.supernet_training import FORMAT, SupernetTrainSettings, derived_seed, load_checkpoint, train_supernet
 
 #: Normalisation of ImageNet images in OFA's checkpoints.
@@ -97,21 +97,17 @@ def load_initial_supernet(path: str | Path) -> tuple[MobileNetV3Supernet, dict[s
                        f"({problems[0][:200]})")
 
 
-def space_of(meta: dict[str, Any]) -> MobileNetV3Space:
-    """The search space whose architectures a supernet holds."""
-    return MobileNetV3Space(config_of(meta))
-
-
 def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTrainSettings,
                  config: SupernetConfig | None = None, init: str | Path | None = None, seed: int = 0,
                  resume: bool = True, progress: bool = True) -> tuple[MobileNetV3Supernet, dict[str, Any]]:
     """Train a supernet on ``train_set`` (or fine-tune the one in ``init``) into ``out/supernet.pt``.
 
     Without ``init`` a supernet of ``config`` (default: the small preset for the
-    data's image size) is trained from scratch. With ``init`` — a supernet file
-    — its weights are the starting point: its classifier is replaced when the
-    number of classes differs, and the expanded channels are sorted by
-    importance before training (OFA), the NSGANetV2 recipe for a new dataset.
+    data's image size, at least 16 px) is trained from scratch. With ``init`` —
+    a supernet file or an official OFA checkpoint — its weights are the
+    starting point: its classifier is replaced when the number of classes
+    differs, and the expanded channels are sorted by importance before
+    training (OFA), the NSGANetV2 recipe for a new dataset.
     """
     from nsganet.data import BatchLoader, channel_stats
     from nsganet.data.augment import Augmentation
