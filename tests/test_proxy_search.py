@@ -113,3 +113,15 @@ def test_cli_searches_a_users_cifar10_folder(tmp_path):
     assert "dataset: cifar10" in config
     rows = read_rows(tmp_path / "run" / "evaluations.csv")
     assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
+
+
+def test_vld_size_sets_the_validation_images_for_every_evaluator():
+    from nsganet.api import _search_split
+    from nsganet.config import SearchConfig
+    from nsganet.errors import ConfigError
+
+    train, search_train, search_valid = _search_split(SearchConfig(vld_size=100))
+    assert abs(len(search_valid) - 100) <= 10  # stratified per class, so rounded per class
+    assert len(search_train) + len(search_valid) == len(train)
+    with pytest.raises(ConfigError, match="vld_size"):
+        _search_split(SearchConfig(vld_size=len(train)))

@@ -91,14 +91,29 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     return study.run()
 
 
+def _search_split(config: SearchConfig) -> tuple[Any, Any, Any]:
+    """The configured training data and its (search-train, search-validation) split.
+
+    The validation part is ``vld_size`` images when given, else ``valid_fraction``
+    of them; the test split is never read.
+    """
+    from nsganet.data import load_dataset, split_train_valid
+
+    train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
+    fraction = config.valid_fraction
+    if config.vld_size is not None:
+        if config.vld_size >= len(train_set):
+            raise ConfigError(f"vld_size {config.vld_size} must be smaller than the {len(train_set)} training images")
+        fraction = config.vld_size / len(train_set)
+    return train_set, *split_train_valid(train_set, fraction, seed=config.seed)
+
+
 def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: dict[str, Any]) -> Any:
     """Proxy training on the configured dataset's search-train / search-validation split."""
-    from nsganet.data import load_dataset, split_train_valid
     from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
     from nsganet.training import TrainSettings
 
-    train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
-    search_train, search_valid = split_train_valid(train_set, config.valid_fraction, seed=config.seed)
+    _, search_train, search_valid = _search_split(config)
     settings = ProxySettings(train=TrainSettings(epochs=config.epochs, lr=config.lr), batch_size=config.batch_size,
                              train_images=config.train_images, cutout=config.cutout, build_options=build_options)
     return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)
@@ -110,19 +125,12 @@ def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
     The supernet trained here sees only the search-train part of the data; the
     validation subset (``vld_size`` images, or ``valid_fraction``) stays unseen.
     """
-    from nsganet.data import load_dataset, split_train_valid
     from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
     from nsganet.supernet import fit_supernet, load_supernet
     from nsganet.supernet_training import SupernetTrainSettings
     from nsganet.training import TrainSettings
 
-    train_set, _ = load_dataset(config.dataset_name, config.data, image_size=config.image_size)
-    fraction = config.valid_fraction
-    if config.vld_size is not None:
-        if config.vld_size >= len(train_set):
-            raise ConfigError(f"vld_size {config.vld_size} must be smaller than the {len(train_set)} training images")
-        fraction = config.vld_size / len(train_set)
-    search_train, search_valid = split_train_valid(train_set, fraction, seed=config.seed)
+    train_set, search_train, search_valid = _search_split(config)
     if config.supernet is not None:
         supernet, meta = load_supernet(config.supernet)
         if meta["num_classes"] != train_set.num_classes or meta["in_channels"] != train_set.channels:

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--supernet-epochs", type=_positive_int, metavar="N",
                    help="epochs of the supernet trained in the run directory (default 10)")
     n.add_argument("--vld-size", type=_positive_int, metavar="N",
-                   help="training images held out to validate subnets (default: --valid-fraction of them)")
+                   help="training images held out for validation, for proxy training too (default: a fifth)")
     n.add_argument("--finetune-epochs", type=_nonnegative_int, metavar="N",
                    help="fine-tune each subnet for N epochs before validating it (default 0)")
     t = s.add_argument_group("tabular benchmark (look accuracies up instead of training)")

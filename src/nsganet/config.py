@@ -27,8 +27,9 @@ class SearchConfig:
     they come from the data. The ``mobilenetv3`` space is scored by weight
     inheritance from a once-for-all supernet: ``supernet`` (a file from
     ``nsganet supernet train``), or one trained for ``supernet_epochs`` in the
-    run directory; ``vld_size`` images of the training data validate,
-    ``finetune_epochs`` fine-tune each candidate first.
+    run directory; ``finetune_epochs`` fine-tune each candidate first.
+    ``vld_size`` images of the training data (else ``valid_fraction`` of them)
+    validate, whatever the evaluator.
     """
 
     space: str = "micro"

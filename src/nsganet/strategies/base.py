@@ -17,10 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nsganet.errors import ConfigError
+from nsganet.options import coerce_numeric_options
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
-
-_NUMERIC = {"int": int, "float": float}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,16 +47,7 @@ class Strategy(ABC):
 
     def __post_init__(self) -> None:
         """Check that numeric options are numbers (they may come from a YAML file)."""
-        for f in dataclasses.fields(self):
-            kind = _NUMERIC.get(f.type if isinstance(f.type, str) else f.type.__name__)
-            value = getattr(self, f.name)
-            if kind is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                    kind is int and value != int(value)):
-                what = "an integer" if kind is int else "a number"
-                raise ConfigError(f"{self.name} option {f.name} must be {what}, got {value!r}")
-            setattr(self, f.name, kind(value))
+        coerce_numeric_options(self, self.name)
         if self.pop_size < 2:
             raise ConfigError(f"{self.name} pop_size must be at least 2, got {self.pop_size}")
         self.context = ProblemContext()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -23,6 +22,7 @@ import numpy as np
 from scipy import stats
 
 from nsganet.errors import ConfigError
+from nsganet.options import coerce_numeric_options
 from nsganet.surrogates.features import Encoder
 from nsganet.surrogates.metrics import quality
 
@@ -30,7 +30,6 @@ logger = logging.getLogger("nsganet")
 
 #: Targets a predictor can be fitted on: the error itself, its logarithm, or its rank in [0, 1].
 TARGETS = ("raw", "log", "rank")
-_NUMERIC = {"int": int, "float": float}
 
 
 class TargetTransform:
@@ -138,16 +137,7 @@ class Predictor(ABC):
 
     def __post_init__(self) -> None:
         """Check the options (they may come from a YAML file): numbers must be numbers, the target known."""
-        for f in dataclasses.fields(self):
-            kind = _NUMERIC.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
-            value = getattr(self, f.name)
-            if kind is None or not f.init:
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or (
-                    kind is int and value != int(value)):
-                what = "an integer" if kind is int else "a number"
-                raise ConfigError(f"predictor {self.name} option {f.name} must be {what}, got {value!r}")
-            setattr(self, f.name, kind(value))
+        coerce_numeric_options(self, f"predictor {self.name}")
         TargetTransform(self.target)  # raises ConfigError for an unknown target
         self._encoder: Encoder | None = None
 
