@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TABLE ?= ../shared/data/nats_tss_cifar10.csv
 
-.PHONY: setup demo demo-table test bench lint
+.PHONY: setup browser demo demo-table test bench lint
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Headless Chromium (Debian's package) renders the report page in the tests; without it that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo "sudo -n" ); \
+		$$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update -qq >/dev/null 2>&1 && \
+		  $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the report rendering test will be skipped"; }
 
 # The main job: NSGANetV1 on the micro space, training each architecture on the embedded digits
 # (about 7 minutes on 2 cores; re-running it resumes or reprints the result).
@@ -23,7 +32,7 @@ demo-table: setup
 	$(BIN)/nsganet search --space nb201 --table $(TABLE) --metric cifar10_test_acc_200ep \
 		--objectives error,flops --strategy nsganetv1 --budget 300 --pop-size 40 --seed 0 --out runs/demo-table --resume
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 bench: setup
@@ -38,6 +47,10 @@ bench: setup
 	$(BIN)/python benchmarks/nb201_predictors.py --target raw,log,rank
 	$(BIN)/python benchmarks/supernet_inheritance.py
 	$(BIN)/python benchmarks/trainer_throughput.py
+	$(BIN)/python benchmarks/trainer_throughput.py --recipe --images 2048 --rounds 3
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/latency_lut.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/latency_lut.py --preset imagenet
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/end_to_end.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

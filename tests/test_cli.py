@@ -49,7 +49,8 @@ def test_help_documents_every_option():
     assert result.returncode == 0
     for option in ("--config", "--space", "--strategy", "--objectives", "--budget", "--seed", "--pop-size",
                    "--table", "--metric", "--num-classes", "--input-size", "--out", "--resume", "--quiet",
-                   "--strategy-param", "--supernet", "--supernet-epochs", "--vld-size", "--finetune-epochs"):
+                   "--strategy-param", "--supernet", "--supernet-epochs", "--vld-size", "--finetune-epochs",
+                   "--fgsm-eps", "--latency-backend", "--latency-batch", "--lut"):
         assert option in result.stdout
 
 

@@ -62,7 +62,7 @@ def test_costs_are_cached_per_architecture(monkeypatch):
 
 
 @pytest.mark.parametrize("names, fragment", [
-    ("error", "at least two"), ("error,error", "twice"), ("error,latency", "unknown objective"), ("", "non-empty"),
+    ("error", "at least two"), ("error,error", "twice"), ("error,speed", "unknown objective"), ("", "non-empty"),
 ])
 def test_bad_objective_lists(names, fragment):
     with pytest.raises(ConfigError, match=fragment):

@@ -5,11 +5,14 @@ from __future__ import annotations
 from nsganet.api import run_config, search
 from nsganet.config import SearchConfig
 from nsganet.errors import ConfigError, InvalidArchitecture, NsganetError
+from nsganet.netfile import NetSpec, load_net
+from nsganet.run_export import export_selection
 from nsganet.spaces import Architecture, SearchSpace, get_space
 from nsganet.strategies import get_strategy
 from nsganet.study import SearchResult
 
 __version__ = "0.1.0"
 
-__all__ = ["Architecture", "ConfigError", "InvalidArchitecture", "NsganetError", "SearchConfig",
-           "SearchResult", "SearchSpace", "__version__", "get_space", "get_strategy", "run_config", "search"]
+__all__ = ["Architecture", "ConfigError", "InvalidArchitecture", "NetSpec", "NsganetError", "SearchConfig",
+           "SearchResult", "SearchSpace", "__version__", "export_selection", "get_space", "get_strategy", "load_net",
+           "run_config", "search"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from nsganet.problem import Problem
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
 from nsganet.study import SearchResult, Study, open_run_store
+
+logger = logging.getLogger("nsganet")
 
 
 def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = None,
@@ -58,6 +61,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     if config.pop_size is not None:
         params["pop_size"] = config.pop_size
     strategy_obj = get_strategy(strategy if strategy is not None else config.strategy, **params)
+    latency = _latency_model(config, objectives, strategy_obj, space_obj)
     recorded = config.to_dict(include_runtime=False)
     trains = evaluator is None and not config.uses_table
     inherits = trains and space_obj.name == "mobilenetv3"
@@ -83,7 +87,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
             recorded["evaluator"] = _describe(evaluator)
         shape = {"num_classes": config.num_classes or 10, "input_size": config.input_size or 32,
                  "in_channels": config.in_channels or 3}
-    cost_model = CostModel(space_obj, build_options=build_options, **shape)
+    cost_model = CostModel(space_obj, build_options=build_options, latency=latency, **shape)
     problem = Problem(space_obj, objectives, evaluator, cost_model)
     workers = config.workers or (min(os.cpu_count() or 1, strategy_obj.pop_size) if trains else 1)
     study = Study(problem, strategy_obj, config.budget, config.seed, out, recorded,
@@ -111,11 +115,14 @@ def _search_split(config: SearchConfig) -> tuple[Any, Any, Any]:
 def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: dict[str, Any]) -> Any:
     """Proxy training on the configured dataset's search-train / search-validation split."""
     from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
+    from nsganet.robustness.fgsm import objective_eps
     from nsganet.training import TrainSettings
 
+    fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # None unless robustness is an objective
     _, search_train, search_valid = _search_split(config)
     settings = ProxySettings(train=TrainSettings(epochs=config.epochs, lr=config.lr), batch_size=config.batch_size,
-                             train_images=config.train_images, cutout=config.cutout, build_options=build_options)
+                             train_images=config.train_images, cutout=config.cutout, build_options=build_options,
+                             fgsm_eps=fgsm_eps)
     return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)
 
 
@@ -126,10 +133,12 @@ def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
     validation subset (``vld_size`` images, or ``valid_fraction``) stays unseen.
     """
     from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
+    from nsganet.robustness.fgsm import objective_eps
     from nsganet.supernet import fit_supernet, load_supernet
     from nsganet.supernet_training import SupernetTrainSettings
     from nsganet.training import TrainSettings
 
+    fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # checked before a supernet is trained
     train_set, search_train, search_valid = _search_split(config)
     if config.supernet is not None:
         supernet, meta = load_supernet(config.supernet)
@@ -143,7 +152,39 @@ def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
                                       progress=progress)
     finetune = TrainSettings(epochs=config.finetune_epochs, lr=config.lr * 0.1) if config.finetune_epochs else None
     return SupernetEvaluator(supernet, meta, search_train, search_valid,
-                             SupernetEvalSettings(finetune=finetune, batch_size=config.batch_size), seed=config.seed)
+                             SupernetEvalSettings(finetune=finetune, batch_size=config.batch_size, fgsm_eps=fgsm_eps),
+                             seed=config.seed)
+
+
+def _latency_model(config: SearchConfig, objectives: list[str], strategy: Strategy, space: SearchSpace) -> Any:
+    """How the ``latency`` objective is obtained (None when it is not an objective).
+
+    With ``config.lut`` the table is read here, before the run directory is
+    created, and checked against the space when the cost model is built; a
+    given supernet file is checked here already. (A supernet trained in the
+    run directory is known, and checked, only after its training.)
+    """
+    if "latency" not in objectives:
+        if config.lut is not None:
+            raise ConfigError("--lut predicts the latency objective: add latency to --objectives")
+        return None
+    from nsganet.latency import LatencyModel
+    from nsganet.lut import LatencyTable
+
+    table = LatencyTable.load(config.lut) if config.lut is not None else None
+    model = LatencyModel(backend=config.latency_backend, batch_size=config.latency_batch, table=table)
+    if table is not None and space.name == "mobilenetv3" and config.supernet is not None:
+        from nsganet.spaces.mobilenetv3 import MobileNetV3Space
+        from nsganet.supernet import config_of
+        from nsganet.supernet_training import load_checkpoint
+
+        meta = load_checkpoint(Path(config.supernet))
+        if isinstance(meta, dict) and all(k in meta for k in ("config", "num_classes", "in_channels")):
+            table.check(MobileNetV3Space(config_of(meta)), meta["num_classes"], meta["in_channels"])
+    if table is None and strategy.name == "nsganetv2":
+        logger.warning("latency is measured on every candidate the surrogate search prices (slow, noisy); "
+                       "for mobilenetv3 give a look-up table (--lut, 'nsganet lut build')")
+    return model
 
 
 def _describe(evaluator: Evaluator) -> str:

@@ -7,14 +7,15 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 # OpenMP threads that spin while waiting make training many times slower whenever another process
 # (a worker, another job) shares the cores; torch is imported later, so this still takes effect.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from nsganet.config import SearchConfig, load_config
+from nsganet.commands import COMMANDS, command_module, float_list, key_value, nonnegative_int, positive_int
+from nsganet.config import LATENCY_BACKENDS, SearchConfig, load_config
 from nsganet.errors import NsganetError
 
 EXIT_USAGE = 2
@@ -25,41 +26,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type for integers no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
-        return value
-
-    return parse
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    """An argparse type for KEY=VALUE; VALUE is read as a YAML scalar (a number, a word, true/false)."""
-    import yaml
-
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else raw
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, (dict, list)):
-        raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be a number, a word or true/false")
-    return key.strip(), value
-
-
-_positive_int = _int_at_least(1)
-_nonnegative_int = _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,15 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--objectives", metavar="A,B",
                    help=f"comma-separated objectives to minimise, from {', '.join(OBJECTIVES)} "
                         "(default error,flops)")
-    s.add_argument("--budget", type=_positive_int, metavar="N",
+    s.add_argument("--budget", type=positive_int, metavar="N",
                    help="distinct architectures to evaluate (default 100)")
-    s.add_argument("--seed", type=_nonnegative_int, metavar="N", help="random seed (default 0)")
-    s.add_argument("--pop-size", type=_positive_int, metavar="N",
+    s.add_argument("--seed", type=nonnegative_int, metavar="N", help="random seed (default 0)")
+    s.add_argument("--pop-size", type=positive_int, metavar="N",
                    help="population (batch) size (default 20; the V1 paper used 40)")
-    s.add_argument("-S", "--strategy-param", action="append", type=_key_value, metavar="KEY=VALUE",
+    s.add_argument("-S", "--strategy-param", action="append", type=key_value, metavar="KEY=VALUE",
                    dest="strategy_param",
                    help="a strategy option (repeatable), e.g. -S n_doe=40 -S predictor=gp; see 'nsganet list'")
-    s.add_argument("--workers", type=_positive_int, metavar="N",
+    s.add_argument("--workers", type=positive_int, metavar="N",
                    help="evaluate in N local processes, each with its share of the CPU threads (default: one "
                         "per core when training, 1 otherwise)")
     s.add_argument("--out", metavar="DIR", help="run directory (default runs/SPACE-DATA-STRATEGY-seedN)")
@@ -120,32 +86,42 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dataset", choices=dataset_names(),
                    help="dataset format (default digits: scikit-learn's 8x8 digits, embedded)")
     d.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
-    d.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize folder images to PX x PX")
-    d.add_argument("--epochs", type=_positive_int, metavar="N", help="training epochs per architecture (default 5)")
-    d.add_argument("--batch-size", type=_positive_int, metavar="N",
+    d.add_argument("--image-size", type=positive_int, metavar="PX", help="resize folder images to PX x PX")
+    d.add_argument("--epochs", type=positive_int, metavar="N", help="training epochs per architecture (default 5)")
+    d.add_argument("--batch-size", type=positive_int, metavar="N",
                    help="batch size (default 32; the V1 paper used 128)")
     d.add_argument("--lr", type=float, metavar="LR", help="initial learning rate of the cosine schedule (default 0.05)")
-    d.add_argument("--channels", type=_positive_int, metavar="C", help="proxy width, initial channels (default 8)")
-    d.add_argument("--layers", type=_positive_int, metavar="N", help="proxy depth, cells per stage (default 1)")
-    d.add_argument("--train-images", type=_positive_int, metavar="N",
+    d.add_argument("--channels", type=positive_int, metavar="C", help="proxy width, initial channels (default 8)")
+    d.add_argument("--layers", type=positive_int, metavar="N", help="proxy depth, cells per stage (default 1)")
+    d.add_argument("--train-images", type=positive_int, metavar="N",
                    help="train each proxy on a fixed subset of N search-train images (default all)")
-    d.add_argument("--cutout", type=_nonnegative_int, metavar="PX", help="cutout size (default 0: off)")
+    d.add_argument("--cutout", type=nonnegative_int, metavar="PX", help="cutout size (default 0: off)")
     n = s.add_argument_group("weight inheritance (the mobilenetv3 space: subnets of a once-for-all supernet)")
     n.add_argument("--supernet", metavar="FILE",
                    help="trained supernet (from 'nsganet supernet train'); default: train one in the run directory")
-    n.add_argument("--supernet-epochs", type=_positive_int, metavar="N",
+    n.add_argument("--supernet-epochs", type=positive_int, metavar="N",
                    help="epochs of the supernet trained in the run directory (default 10)")
-    n.add_argument("--vld-size", type=_positive_int, metavar="N",
+    n.add_argument("--vld-size", type=positive_int, metavar="N",
                    help="training images held out for validation, for proxy training too (default: a fifth)")
-    n.add_argument("--finetune-epochs", type=_nonnegative_int, metavar="N",
+    n.add_argument("--finetune-epochs", type=nonnegative_int, metavar="N",
                    help="fine-tune each subnet for N epochs before validating it (default 0)")
+    o = s.add_argument_group("robustness and latency objectives (--objectives error,flops,latency,robustness)")
+    o.add_argument("--fgsm-eps", type=float_list, metavar="E1,E2,...",
+                   help="FGSM attack strengths (pixel scale 0..1) of the robustness objective "
+                        "(default the NSGANetV1 supplement's 0,0.01,0.03,0.05,0.07,0.1,0.15)")
+    o.add_argument("--latency-backend", choices=LATENCY_BACKENDS,
+                   help="engine the latency objective is measured with (default torch)")
+    o.add_argument("--latency-batch", type=positive_int, metavar="N", help="batch size of latency measurements "
+                   "(default 1)")
+    o.add_argument("--lut", metavar="FILE",
+                   help="per-layer latency look-up table ('nsganet lut build') predicting mobilenetv3 latency")
     t = s.add_argument_group("tabular benchmark (look accuracies up instead of training)")
     t.add_argument("--table", metavar="FILE",
                    help="tabular benchmark CSV with an 'arch' column and accuracy columns")
     t.add_argument("--metric", metavar="COLUMN", help="accuracy column of --table (percent); error = 100 - it")
-    t.add_argument("--num-classes", type=_positive_int, metavar="N",
+    t.add_argument("--num-classes", type=positive_int, metavar="N",
                    help="classes of the networks whose flops/params are measured (default 10)")
-    t.add_argument("--input-size", type=_positive_int, metavar="PX",
+    t.add_argument("--input-size", type=positive_int, metavar="PX",
                    help="input resolution of the networks whose flops/params are measured (default 32)")
 
     c = commands.add_parser("costs", help="print the FLOPs/params range of a space, or of one architecture",
@@ -153,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "of a space's smallest and largest networks, or of --arch.")
     c.add_argument("--space", choices=space_names(), default="nb201", help="search space (default nb201)")
     c.add_argument("--arch", metavar="STRING", help="canonical architecture string to measure")
-    c.add_argument("--num-classes", type=_positive_int, default=10, metavar="N", help="classes (default 10)")
-    c.add_argument("--input-size", type=_positive_int, default=32, metavar="PX", help="resolution (default 32)")
-    c.add_argument("--channels", type=_positive_int, metavar="C", help="network width (default: the space's)")
-    c.add_argument("--layers", type=_positive_int, metavar="N", help="cells per stage (default: the space's)")
+    c.add_argument("--num-classes", type=positive_int, default=10, metavar="N", help="classes (default 10)")
+    c.add_argument("--input-size", type=positive_int, default=32, metavar="PX", help="resolution (default 32)")
+    c.add_argument("--channels", type=positive_int, metavar="C", help="network width (default: the space's)")
+    c.add_argument("--layers", type=positive_int, metavar="N", help="cells per stage (default: the space's)")
 
     w = commands.add_parser("draw", help="draw an architecture's cells into an image",
                             description="Draw the cells of an architecture given by its canonical string.")
@@ -176,21 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dataset", choices=dataset_names(), default="digits",
                     help="dataset format (default digits, embedded)")
     st.add_argument("--data", metavar="DIR", help="dataset location")
-    st.add_argument("--image-size", type=_positive_int, metavar="PX", help="resize images to PX x PX")
+    st.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
     st.add_argument("--out", metavar="DIR", help="output folder (default runs/supernet-DATASET)")
-    st.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="epochs (default 10)")
-    st.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="batch size (default 64)")
+    st.add_argument("--epochs", type=positive_int, default=10, metavar="N", help="epochs (default 10)")
+    st.add_argument("--batch-size", type=positive_int, default=64, metavar="N", help="batch size (default 64)")
     st.add_argument("--lr", type=float, default=0.05, metavar="LR", help="initial learning rate (default 0.05)")
-    st.add_argument("--n-random", type=_nonnegative_int, default=2, metavar="N",
+    st.add_argument("--n-random", type=nonnegative_int, default=2, metavar="N",
                     help="random subnets per step besides the largest and smallest (default 2)")
     st.add_argument("--width-mult", type=float, metavar="W",
                     help="width multiplier of a new supernet (default 0.5 for small images)")
     st.add_argument("--init", metavar="FILE",
                     help="start from this supernet file, or an official OFA MobileNetV3 checkpoint, and fine-tune")
-    st.add_argument("--seed", type=_nonnegative_int, default=0, metavar="N", help="random seed (default 0)")
+    st.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="random seed (default 0)")
     st.add_argument("--resume", action="store_true", help="continue the training in --out")
     st.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    for name in COMMANDS:
+        command_module(name).add_parser(commands)
     commands.add_parser("list", help="list the spaces, strategies, objectives and datasets")
     return parser
 
@@ -310,6 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _draw(args)
         if args.command == "supernet":
             return _supernet_train(args)
+        if args.command in COMMANDS:
+            return command_module(args.command).run(args)
         return _list()
     except NsganetError as exc:
         print(f"nsganet: error: {exc}", file=sys.stderr)

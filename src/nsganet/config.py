@@ -12,6 +12,8 @@ from nsganet.errors import ConfigError
 
 #: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
 RUNTIME_KEYS = ("out", "workers")
+#: Engines the latency objective can be measured with.
+LATENCY_BACKENDS = ("torch", "onnxruntime")
 #: The embedded dataset used when neither a dataset nor a table is given.
 DEFAULT_DATASET = "digits"
 
@@ -29,7 +31,11 @@ class SearchConfig:
     ``nsganet supernet train``), or one trained for ``supernet_epochs`` in the
     run directory; ``finetune_epochs`` fine-tune each candidate first.
     ``vld_size`` images of the training data (else ``valid_fraction`` of them)
-    validate, whatever the evaluator.
+    validate, whatever the evaluator. ``fgsm_eps`` are the attack strengths
+    (pixel scale, 0..1) of the ``robustness`` objective; ``latency_backend``
+    (``torch`` or ``onnxruntime``) and ``latency_batch`` set how the ``latency``
+    objective is measured, and ``lut`` a per-layer latency look-up table
+    (``nsganet lut build``) that predicts it for ``mobilenetv3`` networks.
     """
 
     space: str = "micro"
@@ -56,6 +62,10 @@ class SearchConfig:
     supernet_epochs: int = 10
     vld_size: int | None = None
     finetune_epochs: int = 0
+    fgsm_eps: list[float] | None = None
+    latency_backend: str = "torch"
+    latency_batch: int = 1
+    lut: str | None = None
     num_classes: int | None = None
     input_size: int | None = None
     in_channels: int | None = None
@@ -72,7 +82,7 @@ class SearchConfig:
         if self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
         for name in ("num_classes", "input_size", "in_channels", "image_size", "epochs", "batch_size", "workers",
-                     "channels", "layers", "train_images", "supernet_epochs", "vld_size"):
+                     "channels", "layers", "train_images", "supernet_epochs", "vld_size", "latency_batch"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be positive, got {value}")
@@ -88,6 +98,16 @@ class SearchConfig:
             self.table = str(Path(self.table).expanduser().resolve())
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
+        if self.latency_backend not in LATENCY_BACKENDS:
+            raise ConfigError(f"latency_backend must be one of {', '.join(LATENCY_BACKENDS)}, "
+                              f"got {self.latency_backend!r}")
+        if self.fgsm_eps is not None:
+            if len(self.fgsm_eps) < 2 or any(isinstance(e, bool) or not isinstance(e, (int, float))
+                                             or not 0 <= e <= 1 for e in self.fgsm_eps):
+                raise ConfigError(f"fgsm_eps must list at least two numbers within 0..1, got {self.fgsm_eps!r}")
+            self.fgsm_eps = [float(e) for e in self.fgsm_eps]
+        if self.lut is not None:
+            self.lut = str(Path(self.lut).expanduser().resolve())
         if self.supernet is not None:
             if self.table is not None:
                 raise ConfigError("--supernet scores architectures by weight inheritance; it cannot go with --table")

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nsganet import outputs
-from nsganet.config import dump_config
+from nsganet.config import SearchConfig, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.executors import Executor, make_executor
 from nsganet.indicators import normalized_hypervolume
@@ -62,6 +62,27 @@ class SearchResult:
         lines = ["  ".join(cell.rjust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
                  for row in [header, *rows]]
         return "\n".join(lines)
+
+
+def read_run_config(out: Path) -> tuple[SearchConfig, dict[str, Any], str | None]:
+    """The config a run directory recorded: validated, as written, and the custom evaluator's name (if any).
+
+    Anything that is not a run directory, or a config that does not validate,
+    is a one-line :class:`NsganetError`.
+    """
+    if not out.is_dir():
+        raise NsganetError(f"{out} is not a directory")
+    if not (out / STORE_FILE).is_file() or not (out / CONFIG_FILE).is_file():
+        raise NsganetError(f"{out} is not a run directory (it needs {STORE_FILE} and {CONFIG_FILE}, "
+                           "which 'nsganet search --out DIR' writes)")
+    raw = load_config(out / CONFIG_FILE)
+    values = dict(raw)
+    custom = values.pop("evaluator", None)
+    try:
+        config = SearchConfig.from_dict(values)
+    except (ConfigError, TypeError) as exc:
+        raise NsganetError(f"{out / CONFIG_FILE}: {exc}") from None
+    return config, raw, None if custom is None else str(custom)
 
 
 def open_run_store(out: Path, config: dict[str, Any], resume: bool) -> RunStore:

@@ -3,7 +3,12 @@
 SGD with momentum and weight decay, a cosine learning-rate schedule over all
 steps (Algorithm 2 of the V1 paper, per step instead of per epoch so that one-
 or two-epoch proxies still anneal), optional auxiliary-head loss and scheduled
-drop-path. A non-finite loss stops training with :class:`TrainingDiverged`.
+drop-path. :func:`train_epoch` is the shared per-epoch loop: :func:`train`
+(proxy evaluation, supernet fine-tuning) and :func:`nsganet.retrain.fit`
+(re-training an exported network) both run it. A non-finite loss stops
+training with :class:`TrainingDiverged`; it is checked every
+:data:`CHECK_EVERY` steps and at the end of each epoch rather than every step,
+because reading a value back from the device each step stalls the pipeline.
 """
 
 from __future__ import annotations
@@ -11,13 +16,20 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 logger = logging.getLogger("nsganet")
+
+#: steps between divergence checks (one read-back of the running loss sum from the device)
+CHECK_EVERY = 20
+
+#: ``loss_fn(x, y) -> (loss, logits)``: the training loss of a batch and the logits it is scored on
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 class TrainingDiverged(RuntimeError):
@@ -52,11 +64,97 @@ class TrainHistory:
         return sum(self.images) / max(sum(self.seconds), 1e-9)
 
 
-def _sized(loader: Iterable) -> int:
+@dataclass(frozen=True)
+class EpochStats:
+    """What one epoch of :func:`train_epoch` measured: mean loss, training accuracy (%), images, steps, time."""
+
+    loss: float
+    accuracy: float
+    images: int
+    steps: int
+    seconds: float
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / max(self.seconds, 1e-9)
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    """Learning rate at ``step`` of ``total_steps`` on a cosine from ``base_lr`` down to zero."""
+    return 0.5 * base_lr * (1 + math.cos(math.pi * step / max(1, total_steps)))
+
+
+def classification_loss(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor], y: torch.Tensor,
+                        criterion: nn.Module, aux_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss and main logits of a network's output; an ``(logits, aux_logits)`` pair adds the weighted aux loss."""
+    if isinstance(output, tuple):
+        logits, aux = output
+        return criterion(logits, y) + aux_weight * criterion(aux, y), logits
+    return criterion(output, y), output
+
+
+def sized(loader: Iterable) -> int:
+    """``len(loader)``, or 0 for an iterable without a length."""
     try:
         return len(loader)  # type: ignore[arg-type]
     except TypeError:
         return 0
+
+
+def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                optimizer: torch.optim.Optimizer, loss_fn: LossFn, *, base_lr: float, step: int, total_steps: int,
+                grad_clip: float | None = None, device: torch.device | str = "cpu", channels_last: bool = True,
+                after_step: Callable[[], Any] | None = None, bar: Any = None, epoch: int = 0) -> EpochStats:
+    """One epoch over ``batches``: per-step cosine learning rate, backward, clipping, SGD step, ``after_step``.
+
+    ``step`` is the global step the epoch starts at and ``total_steps`` the
+    length of the whole schedule. Loss and correct predictions are summed on
+    the device; the only read-backs are the periodic divergence checks and
+    the epoch's totals. ``bar`` (a tqdm bar) advances by one per step.
+    """
+    device = torch.device(device)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    model.train()
+    started = time.perf_counter()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = steps = 0
+    for x, y in batches:
+        lr = cosine_lr(base_lr, step, total_steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = x.to(device, non_blocking=True, memory_format=memory_format)
+        y = y.to(device, non_blocking=True)
+        loss, logits = loss_fn(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        with torch.no_grad():
+            loss_sum += loss.detach().double() * len(y)
+            correct += (logits.argmax(dim=1) == y).sum()
+        seen += len(y)
+        step += 1
+        steps += 1
+        if steps % CHECK_EVERY == 0:
+            _check_finite(float(loss_sum), epoch, step)
+            if bar is not None:
+                bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}", refresh=False)
+        if bar is not None:
+            bar.update(1)
+    total = float(loss_sum)
+    _check_finite(total, epoch, step)
+    return EpochStats(loss=total / max(seen, 1), accuracy=100.0 * int(correct) / max(seen, 1), images=seen,
+                      steps=steps, seconds=time.perf_counter() - started)
+
+
+def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
+    if not math.isfinite(loss_sum):
+        raise TrainingDiverged(f"loss is {loss_sum} in epoch {epoch + 1}, by step {step}")
 
 
 def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], settings: TrainSettings,
@@ -68,42 +166,26 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
                                 weight_decay=settings.weight_decay, nesterov=settings.nesterov)
-    steps_per_epoch = _sized(loader)
+    steps_per_epoch = sized(loader)
     total = max(1, settings.epochs * steps_per_epoch)
     criterion = nn.CrossEntropyLoss()
+
+    def loss_fn(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return classification_loss(model(x), y, criterion, settings.aux_weight)
+
     history = TrainHistory()
     step = 0
     for epoch in range(settings.epochs):
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = settings.drop_path * epoch / settings.epochs
-        model.train()
-        start, loss_sum, seen = time.perf_counter(), 0.0, 0
-        for x, y in loader:
-            for group in optimizer.param_groups:
-                group["lr"] = 0.5 * settings.lr * (1 + math.cos(math.pi * step / total))
-            x = x.to(device, non_blocking=True, memory_format=memory_format)
-            y = y.to(device, non_blocking=True)
-            output = model(x)
-            if isinstance(output, tuple):
-                logits, aux = output
-                loss = criterion(logits, y) + settings.aux_weight * criterion(aux, y)
-            else:
-                loss = criterion(output, y)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.grad_clip:
-                nn.utils.clip_grad_norm_(params, settings.grad_clip)
-            optimizer.step()
-            loss_sum += loss.item() * len(y)
-            seen += len(y)
-            step += 1
-        history.losses.append(loss_sum / max(seen, 1))
-        history.seconds.append(time.perf_counter() - start)
-        history.images.append(seen)
-        logger.debug("epoch %d: loss %.4f, %.0f images/s", epoch + 1, history.losses[-1],
-                     seen / max(history.seconds[-1], 1e-9))
+        stats = train_epoch(model, loader, optimizer, loss_fn, base_lr=settings.lr, step=step, total_steps=total,
+                            grad_clip=settings.grad_clip, device=device, channels_last=settings.channels_last,
+                            epoch=epoch)
+        step += stats.steps
+        history.losses.append(stats.loss)
+        history.seconds.append(stats.seconds)
+        history.images.append(stats.images)
+        logger.debug("epoch %d: loss %.4f, %.0f images/s", epoch + 1, stats.loss, stats.images_per_second)
     return history
 
 
@@ -115,9 +197,10 @@ def accuracy(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     model.eval()
-    correct = total = 0
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    total = 0
     for x, y in loader:
         logits = model(x.to(device, memory_format=memory_format))
-        correct += int((logits.argmax(dim=1).cpu() == y).sum())
+        correct += (logits.argmax(dim=1) == y.to(device)).sum()
         total += len(y)
-    return 100.0 * correct / max(total, 1)
+    return 100.0 * int(correct) / max(total, 1)

@@ -3,7 +3,10 @@
 Every architecture trains from the same seed (derived from the run seed and
 the architecture string), on the same search-train images, and is validated on
 the search-validation split; the test split is never seen. Width and depth of
-the proxy are the space's build options (e.g. ``channels``, ``layers``).
+the proxy are the space's build options (e.g. ``channels``, ``layers``). With
+``fgsm_eps`` the trained proxy is also attacked with FGSM on the validation
+split and ``robustness`` (100 - normalised FGSM area, see
+:mod:`nsganet.robustness.fgsm`) returned too.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 import torch
 
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
+from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
 from nsganet.training import TrainSettings, accuracy, train
 
@@ -27,7 +31,10 @@ def architecture_seed(seed: int, arch: str) -> int:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """How much training each architecture gets during search: optimisation, batches, images, proxy size."""
+    """How much training each architecture gets during search: optimisation, batches, images, proxy size.
+
+    ``fgsm_eps`` (pixel scale 0..1) asks for the ``robustness`` objective too.
+    """
 
     train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=2))
     batch_size: int = 128
@@ -35,6 +42,7 @@ class ProxySettings:
     crop_padding: int | None = None
     cutout: int = 0
     build_options: dict[str, Any] = field(default_factory=dict)
+    fgsm_eps: tuple[float, ...] | None = None
 
 
 class ProxyEvaluator:
@@ -49,6 +57,8 @@ class ProxyEvaluator:
             keep = torch.randperm(len(train_set), generator=generator)[: settings.train_images]
             train_set = train_set.subset(torch.sort(keep).values)
         self.train_set, self.valid_set, self.settings, self.seed = train_set, valid_set, settings, seed
+        if settings.fgsm_eps is not None:
+            self.provides = frozenset({"error", "robustness"})
         self.mean, self.std = channel_stats(train_set)
         padding = settings.crop_padding
         if padding is None:
@@ -71,7 +81,12 @@ class ProxyEvaluator:
                                    self.settings.batch_size, channels_last=True)
         train(model, train_loader, self.settings.train)
         valid_loader = BatchLoader(self.valid_set, 512, self.mean, self.std, shuffle=False, channels_last=True)
-        return {"error": 100.0 - accuracy(model, valid_loader)}
+        values = {"error": 100.0 - accuracy(model, valid_loader)}
+        if self.settings.fgsm_eps is not None:
+            values["robustness"] = 100.0 - fgsm_robustness(model, self.valid_set.images, self.valid_set.labels,
+                                                           self.valid_set.num_classes, self.settings.fgsm_eps,
+                                                           self.mean, self.std, batch_size=512)
+        return values
 
     def __repr__(self) -> str:
         return (f"ProxyEvaluator({self.train_set.name}, {len(self.train_set)} train / "

@@ -4,7 +4,9 @@ An architecture of the ``mobilenetv3`` space is extracted from a trained
 once-for-all supernet with its weights, its batch-norm statistics are
 re-estimated on a few hundred search-train images, optionally it is fine-tuned
 for a few epochs, and its error is measured on the held-out validation subset
-of the training data (``--vld-size``); the test split is never seen.
+of the training data (``--vld-size``); the test split is never seen. With
+``fgsm_eps`` the subnet is also attacked with FGSM on that subset and
+``robustness`` (100 - normalised FGSM area) returned too.
 Extraction, calibration and validation take a second or two on a CPU, where
 proxy training takes minutes.
 """
@@ -19,18 +21,20 @@ import torch
 from nsganet.data import Augmentation, BatchLoader, ImageDataset
 from nsganet.evaluators.proxy import architecture_seed
 from nsganet.nn.bn_calibration import recalibrate_bn
+from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
 from nsganet.training import TrainSettings, accuracy, train
 
 
 @dataclass(frozen=True)
 class SupernetEvalSettings:
-    """How each candidate is scored: calibration images, optional fine-tuning, batch sizes."""
+    """How each candidate is scored: calibration images, optional fine-tuning, batch sizes, FGSM strengths."""
 
     calibration_images: int = 500
     finetune: TrainSettings | None = None
     batch_size: int = 64
     eval_batch_size: int = 256
+    fgsm_eps: tuple[float, ...] | None = None
 
 
 class SupernetEvaluator:
@@ -45,6 +49,8 @@ class SupernetEvaluator:
         self.train_set, self.valid_set = train_set, valid_set
         self.settings, self.seed = settings or SupernetEvalSettings(), seed
         self.mean, self.std = meta["mean"], meta["std"]
+        if self.settings.fgsm_eps is not None:
+            self.provides = frozenset({"error", "robustness"})
         generator = torch.Generator().manual_seed(seed)
         n = min(self.settings.calibration_images, len(train_set))
         pick = torch.randperm(len(train_set), generator=generator)[:n]
@@ -79,7 +85,12 @@ class SupernetEvaluator:
                                  augmentation=Augmentation(crop_padding=padding, flip=self.train_set.flip),
                                  seed=seed, drop_last=len(self.train_set) > self.settings.batch_size)
             train(model, loader, self.settings.finetune)
-        return {"error": self.error(model)}
+        values = {"error": self.error(model)}
+        if self.settings.fgsm_eps is not None:
+            values["robustness"] = 100.0 - fgsm_robustness(
+                model, self.valid_set.images, self.valid_set.labels, self.valid_set.num_classes,
+                self.settings.fgsm_eps, self.mean, self.std, batch_size=self.settings.eval_batch_size)
+        return values
 
     def __repr__(self) -> str:
         return (f"SupernetEvaluator({self.train_set.name}, {len(self.valid_set)} validation images, "

@@ -116,6 +116,16 @@ class SearchSpace(ABC):
         """Draw the architecture into an image file (spaces with cells override this)."""
         raise NotImplementedError(f"the {self.name} space cannot draw its architectures")
 
+    def operations(self, genome: np.ndarray) -> list[str]:
+        """The design choices an architecture is made of, one entry per use (repeats count).
+
+        Reports count these to compare the choices of the non-dominated
+        architectures with those of all evaluated ones (NSGANetV1 Fig. 9a).
+        This generic version names each variable's value, ``x<i>=<value>``;
+        spaces override it with their operation names.
+        """
+        return [f"x{i}={int(v)}" for i, v in enumerate(self.check(genome))]
+
     def analytic_costs(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
                        in_channels: int = 3, **options: Any) -> dict[str, float] | None:
         """FLOPs and parameters in closed form, or ``None`` where the network must be counted.

@@ -116,3 +116,23 @@ class MacroSpace(SearchSpace):
         decoded = self.decode(genome)
         return MacroNetwork([connections for connections, _ in decoded], [skip for _, skip in decoded],
                             num_classes=num_classes, in_channels=in_channels, channels=channels, dropout=dropout)
+
+    # -- analysis --------------------------------------------------------------------------
+    def operations(self, genome: np.ndarray) -> list[str]:
+        """Per phase ``p``: ``phase<p>:conv`` for each active node, ``phase<p>:residual`` when its skip bit is set.
+
+        A node is active when it has an edge (Genetic CNN drops isolated nodes,
+        see :class:`nsganet.nn.macro.PhaseGraph`): every active node is one
+        3x3 convolution of the phase.
+        """
+        out: list[str] = []
+        for p, (connections, skip) in enumerate(self.decode(genome), start=1):
+            active = set()
+            for j, bits in enumerate(connections, start=2):  # node j reads node i + 1 when bits[i] is set
+                for i, bit in enumerate(bits):
+                    if bit:
+                        active.update((i + 1, j))
+            out += [f"phase{p}:conv"] * len(active)
+            if skip:
+                out.append(f"phase{p}:residual")
+        return out

@@ -145,3 +145,8 @@ class MicroSpace(SearchSpace):
         return MicroNetwork(cells["normal"], cells["reduce"], num_classes=num_classes, in_channels=in_channels,
                             channels=channels, channel_increment=channel_increment, layers=layers,
                             auxiliary=auxiliary, stem_multiplier=stem_multiplier)
+
+    # -- analysis --------------------------------------------------------------------------
+    def operations(self, genome: np.ndarray) -> list[str]:
+        """The operation of every branch of both cells: 20 names, from :data:`OPERATIONS`."""
+        return [op for nodes in self.cells(genome).values() for _, op_a, _, op_b in nodes for op in (op_a, op_b)]

@@ -367,3 +367,11 @@ class MobileNetV3Space(SearchSpace):
 
         return MobileNetV3.from_config(self.config, self.to_config(genome), num_classes=num_classes,
                                        in_channels=in_channels, dropout=options.get("dropout"))
+
+    # -- analysis --------------------------------------------------------------------------
+    def operations(self, genome: np.ndarray) -> list[str]:
+        """The choices of an architecture: ``r<resolution>``, ``d<depth>`` per stage, ``k<kernel>`` and
+        ``e<expansion>`` per active layer."""
+        arch = self.to_config(genome)
+        return [f"r{arch['resolution']}", *(f"d{d}" for d in arch["depths"]),
+                *(f"k{k}" for k in arch["kernel_sizes"]), *(f"e{_format_ratio(e)}" for e in arch["expand_ratios"])]

@@ -126,3 +126,7 @@ class NB201Space(SearchSpace):
 
         return NB201Network(self.edges(genome), num_classes=num_classes, in_channels=in_channels,
                             channels=channels, cells_per_stage=cells_per_stage)
+
+    def operations(self, genome: np.ndarray) -> list[str]:
+        """The operation on each of the six edges (``none`` included), from :data:`OPERATIONS`."""
+        return [op for node in self.edges(genome) for op in node]

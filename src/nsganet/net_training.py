@@ -1,0 +1,219 @@
+"""Re-train or fine-tune an exported network folder (``nsganet train NET``) into a new exported folder.
+
+The network is rebuilt from ``NET/net.json``; with ``NET/net.pt`` (weights
+inherited from a supernet, or an earlier training) it is fine-tuned from
+those weights (lower learning rate, EMA on), otherwise trained from scratch,
+with an auxiliary head where the space has one. The data default to what the
+network was searched on (``net.json``'s ``dataset``), normalised with its
+mean/std; the best epoch is chosen on a held-out part of the training data.
+Distillation uses the largest subnet of the supernet named in ``net.json``
+(batch norm recalibrated on training images) as the teacher. The output
+folder ends up an exported network itself: ``net.json`` (the same network,
+without the auxiliary head, with a ``trained`` record in ``source``),
+``net.pt`` (the best weights) and ``net.onnx``, next to the training files
+of :func:`nsganet.retrain.fit`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nsganet.errors import NsganetError
+from nsganet.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
+from nsganet.outputs import atomic_write
+from nsganet.retrain import RetrainResult, RetrainSettings, fit, split_for
+from nsganet.supernet_training import derived_seed
+
+logger = logging.getLogger("nsganet")
+
+TRAIN_DIR = "train"
+SUMMARY_FILE = "train.json"
+_CALIBRATION_IMAGES = 500
+
+
+@dataclass
+class NetTrainResult:
+    """A trained network folder: where, its spec, how it was trained and what it reached."""
+
+    out: Path
+    spec: NetSpec
+    settings: RetrainSettings
+    finetuned: bool
+    result: RetrainResult
+    model: nn.Module  # the exported network (best weights, no auxiliary head), eval mode
+
+
+def supports_auxiliary(spec: NetSpec) -> bool:
+    """Whether the network's space builds an auxiliary head (``auxiliary=True``)."""
+    return "auxiliary" in inspect.signature(spec.search_space().build).parameters
+
+
+def _normaliser(from_mean: list[float], from_std: list[float], to_mean: list[float],
+                to_std: list[float]) -> nn.Module | None:
+    """A 1x1 affine map from one input normalisation to another, or None when they agree."""
+    if list(from_mean) == list(to_mean) and list(from_std) == list(to_std):
+        return None
+    f_mean, f_std = torch.tensor(from_mean), torch.tensor(from_std)
+    t_mean, t_std = torch.tensor(to_mean), torch.tensor(to_std)
+
+    class Renormalise(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("scale", (f_std / t_std).view(1, -1, 1, 1))
+            self.register_buffer("shift", ((f_mean - t_mean) / t_std).view(1, -1, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * self.scale + self.shift
+
+    return Renormalise()
+
+
+def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module:
+    """The largest subnet of the supernet ``spec.supernet`` names, batch norm recalibrated, as a teacher.
+
+    ``calibration`` is the training data (an :class:`ImageDataset`). The teacher
+    takes inputs normalised with the network's mean/std (re-normalised to the
+    supernet's when they differ).
+    """
+    from nsganet.data import BatchLoader
+    from nsganet.nn.bn_calibration import recalibrate_bn
+    from nsganet.supernet import load_supernet
+
+    if not spec.supernet:
+        raise NsganetError(f"distillation needs a supernet teacher, and {folder / 'net.json'} names none (networks "
+                           "exported from mobilenetv3 runs have one)")
+    path = Path(spec.supernet)
+    if not path.is_absolute() and not path.exists():
+        path = folder / path
+    if not path.is_file():
+        raise NsganetError(f"the teacher supernet {spec.supernet} named in {folder / 'net.json'} does not exist")
+    supernet, meta = load_supernet(path)
+    if meta["num_classes"] != spec.num_classes or meta["in_channels"] != spec.in_channels:
+        raise NsganetError(f"supernet {path} classifies {meta['num_classes']} classes of {meta['in_channels']}-"
+                           f"channel images; the network {spec.num_classes} of {spec.in_channels}-channel ones")
+    supernet.set_max()
+    largest = supernet.get_active_subnet()
+    generator = torch.Generator().manual_seed(0)
+    n = min(_CALIBRATION_IMAGES, len(calibration))
+    pick = torch.sort(torch.randperm(len(calibration), generator=generator)[:n]).values
+    images = next(iter(BatchLoader(calibration.subset(pick), n, meta["mean"], meta["std"], shuffle=False)))[0]
+    recalibrate_bn(largest, images)
+    renormalise = _normaliser(spec.mean, spec.std, list(meta["mean"]), list(meta["std"]))
+    teacher = largest if renormalise is None else nn.Sequential(renormalise, largest)
+    return teacher.eval()
+
+
+def _fitting_state(target: nn.Module, state: dict[str, torch.Tensor], where: str) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` that ``target`` has (drops an auxiliary head); missing entries are an error."""
+    keys = target.state_dict().keys()
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise NsganetError(f"{where} lacks {missing[0]!r}; it does not fit the network")
+    return {k: state[k] for k in keys}
+
+
+def _load_inherited(model: nn.Module, spec: NetSpec, path: Path) -> None:
+    """Load ``path`` (weights of the network without auxiliary head) into ``model`` (which may have one)."""
+    plain = spec.build()
+    load_weights(plain, path)
+    result = model.load_state_dict(plain.state_dict(), strict=False)
+    if result.unexpected_keys or any(not k.startswith("auxiliary_head.") for k in result.missing_keys):
+        raise NsganetError(f"weights {path} do not fit the network being trained")
+
+
+def _training_data(spec: NetSpec, dataset: str | None, data: str | None, image_size: int | None) -> Any:
+    """The training split of the requested data (default: the data the network was searched on), checked."""
+    from nsganet.data import load_dataset
+
+    if dataset is None:
+        dataset = spec.dataset.get("name") or "digits"
+        data = data if data is not None else spec.dataset.get("data")
+        image_size = image_size if image_size is not None else spec.dataset.get("image_size")
+    train_set, _ = load_dataset(dataset, data, image_size=image_size)
+    if train_set.num_classes != spec.num_classes:
+        raise NsganetError(f"the network classifies {spec.num_classes} classes; {dataset} has {train_set.num_classes}")
+    if train_set.channels != spec.in_channels:
+        raise NsganetError(f"the network takes {spec.in_channels}-channel images; {dataset} has {train_set.channels}")
+    if train_set.height != spec.input_size or train_set.width != spec.input_size:
+        raise NsganetError(f"the network takes {spec.input_size} px images; {dataset} has {train_set.height}x"
+                           f"{train_set.width} (pass --image-size {spec.input_size})")
+    return train_set, {"name": dataset, "data": None if data is None else str(data), "image_size": image_size}
+
+
+def default_device() -> str:
+    """``cuda`` when a GPU is available, else ``cpu``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
+              dataset: str | None = None, data: str | None = None, image_size: int | None = None,
+              train_images: int | None = None, seed: int = 0,
+              scratch: bool = False, resume: bool = False, progress: bool = True, device: str | None = None,
+              onnx: bool = True) -> NetTrainResult:
+    """Train the exported network ``net`` into ``out`` (default ``NET/train``); see the module docstring.
+
+    ``overrides`` replace the recipe's defaults (:meth:`RetrainSettings.defaults`,
+    which depend on whether ``NET/net.pt`` is fine-tuned; ``scratch`` ignores it).
+    ``train_images`` trains on a fixed random subset of that many images of
+    the training part (quick experiments; validation keeps its full part).
+    """
+    folder = Path(net)
+    if folder.name == "net.json":
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NsganetError(f"no such network folder: {folder}")
+    spec = read_spec(folder)
+    out = Path(out) if out is not None else folder / TRAIN_DIR
+    if out.resolve() == folder.resolve():
+        raise NsganetError("--out must differ from the network folder (it would overwrite net.json and net.pt)")
+    weights = folder / WEIGHTS_FILE
+    finetune = weights.is_file() and not scratch
+    settings = RetrainSettings.defaults(finetune, **(overrides or {}))
+    train_set, data_record = _training_data(spec, dataset, data, image_size)
+    train_part, valid_part = split_for(settings, train_set, seed=seed)
+    if train_images is not None:
+        if train_images < 1:
+            raise NsganetError(f"train_images must be positive, got {train_images}")
+        if train_images < len(train_part):
+            generator = torch.Generator().manual_seed(derived_seed(seed, "train_images"))
+            keep = torch.randperm(len(train_part), generator=generator)[:train_images]
+            train_part = train_part.subset(torch.sort(keep).values)
+        data_record["train_images"] = len(train_part)
+
+    has_auxiliary = supports_auxiliary(spec)
+    auxiliary = settings.auxiliary and has_auxiliary
+    # the exported network: the same build options, without an auxiliary head
+    plain_spec = dataclasses.replace(spec, build_options={k: v for k, v in spec.build_options.items()
+                                                          if not (has_auxiliary and k == "auxiliary")})
+    torch.manual_seed(derived_seed(seed, "init"))
+    model = plain_spec.build(auxiliary=True) if auxiliary else plain_spec.build()
+    if finetune:
+        _load_inherited(model, plain_spec, weights)
+    teacher = supernet_teacher(spec, folder, train_part) if settings.distill > 0 else None
+
+    meta = {"net": json.loads(json.dumps(spec.to_dict())), "data": data_record, "finetune": finetune,
+            "auxiliary": auxiliary, "teacher_file": spec.supernet if teacher is not None else None}
+    result = fit(model, train_part, valid_part, settings, out, mean=spec.mean, std=spec.std, seed=seed,
+                 teacher=teacher, meta=meta, resume=resume, progress=progress, device=device or default_device())
+
+    trained = {"from": str(folder.resolve()), "finetuned": finetune, "epochs": settings.epochs,
+               "best_epoch": result.best_epoch, "valid_acc": result.best_accuracy, "data": data_record,
+               "seed": seed}
+    out_spec = dataclasses.replace(plain_spec, dataset={k: data_record[k] for k in ("name", "data", "image_size")},
+                                   source={**spec.source, "trained": trained})
+    exported = out_spec.build()
+    exported.load_state_dict(_fitting_state(exported, result.best_state, str(out / "best.pt")))
+    write_net(out, out_spec, exported, weights=True, onnx=onnx)
+    summary = {**trained, "settings": dataclasses.asdict(settings), "images_per_s": result.images_per_second,
+               "seconds": result.seconds, "device": str(device or default_device())}
+    atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+    return NetTrainResult(out, out_spec, settings, finetune, result, exported.eval())

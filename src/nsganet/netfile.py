@@ -1,0 +1,239 @@
+"""Exported networks: a folder with ``net.json``, optional ``net.pt`` weights and ``net.onnx``.
+
+``net.json`` holds everything needed to rebuild the network without the run
+that found it: the space (and, for ``mobilenetv3``, the supernet shape that
+defines it), the canonical architecture string, the build settings (classes,
+input size, channels, width/depth options) and the input normalisation of the
+data it was searched on. ``net.pt`` holds a ``state_dict`` when there are
+weights (inherited from a supernet, or trained by ``nsganet train``); it is
+read with ``torch.load(..., weights_only=True)``. ``net.onnx`` is the same
+network for ONNX Runtime and other engines.
+
+Nothing in these files is executed: the architecture string is parsed by its
+space, and unknown spaces, keys or shapes are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nsganet.errors import NsganetError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from nsganet.spaces.base import SearchSpace
+
+logger = logging.getLogger("nsganet")
+
+FORMAT = "nsganet-net"
+VERSION = 1
+SPEC_FILE, WEIGHTS_FILE, ONNX_FILE = "net.json", "net.pt", "net.onnx"
+
+
+@dataclass
+class NetSpec:
+    """What ``net.json`` records about an exported network.
+
+    ``space_options`` rebuild spaces that take options (``mobilenetv3``: the
+    supernet ``config``); ``build_options`` go to the space's ``build`` (e.g.
+    ``channels``, ``layers``, ``auxiliary``). ``mean``/``std`` normalise inputs
+    per channel, as during search. ``dataset`` names where the network was
+    searched (``name``, ``data``, ``image_size``) so that ``nsganet train`` and
+    ``nsganet evaluate`` default to the same data; ``source`` records the run,
+    the evaluation number and its objective values; ``supernet`` the supernet
+    file its weights came from (a teacher for distillation).
+    """
+
+    space: str
+    arch: str
+    num_classes: int
+    input_size: int
+    in_channels: int
+    mean: list[float]
+    std: list[float]
+    space_options: dict[str, Any] = field(default_factory=dict)
+    build_options: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    supernet: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("num_classes", "input_size", "in_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise NsganetError(f"net {name} must be a positive integer, got {value!r}")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if (not isinstance(value, list) or len(value) != self.in_channels
+                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+                raise NsganetError(f"net {name} must be a list of {self.in_channels} numbers, got {value!r}")
+        if any(v <= 0 for v in self.std):
+            raise NsganetError(f"net std must be positive, got {self.std}")
+        for name in ("space_options", "build_options", "dataset", "source"):
+            if not isinstance(getattr(self, name), dict):
+                raise NsganetError(f"net {name} must be a mapping, got {getattr(self, name)!r}")
+        if not isinstance(self.arch, str) or not isinstance(self.space, str):
+            raise NsganetError("net space and arch must be strings")
+
+    # -- rebuilding ---------------------------------------------------------------------------
+    def search_space(self) -> SearchSpace:
+        """The space the architecture belongs to, rebuilt from ``space_options``."""
+        from nsganet.spaces import get_space
+
+        if self.space == "mobilenetv3" and self.space_options.get("config") is not None:
+            from nsganet.spaces.mobilenetv3 import MobileNetV3Space
+            from nsganet.supernet import config_of
+
+            return MobileNetV3Space(config_of({"config": self.space_options["config"]}))
+        if self.space_options:
+            raise NsganetError(f"space {self.space!r} takes no options, got {sorted(self.space_options)}")
+        return get_space(self.space)
+
+    def genome(self) -> Any:
+        """The architecture's genome, parsed (never evaluated) from its canonical string."""
+        return self.search_space().from_string(self.arch)
+
+    def build(self, **overrides: Any) -> nn.Module:
+        """A freshly initialised network; ``overrides`` replace build options (e.g. ``auxiliary=True``)."""
+        space = self.search_space()
+        options = {**self.build_options, **overrides}
+        try:
+            return space.build(space.from_string(self.arch), num_classes=self.num_classes,
+                               input_size=self.input_size, in_channels=self.in_channels, **options)
+        except TypeError as exc:
+            raise NsganetError(f"cannot build {self.space} network with options {options}: {exc}") from None
+
+    def example_input(self, batch_size: int = 1) -> Any:
+        """A zero batch of the network's input shape."""
+        import torch
+
+        return torch.zeros(batch_size, self.in_channels, self.input_size, self.input_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, values: Any, where: str = "net.json") -> NetSpec:
+        """Validate a mapping read from ``net.json``."""
+        if not isinstance(values, dict) or values.get("format") != FORMAT:
+            raise NsganetError(f"{where} is not an nsganet network description (format {FORMAT!r})")
+        if values.get("version") != VERSION:
+            raise NsganetError(f"{where} has version {values.get('version')!r}; this nsganet reads {VERSION}")
+        body = {k: v for k, v in values.items() if k not in ("format", "version")}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise NsganetError(f"{where}: unknown key {unknown[0]!r}")
+        required = [k for k in ("space", "arch", "num_classes", "input_size", "in_channels", "mean", "std")
+                    if k not in body]
+        if required:
+            raise NsganetError(f"{where}: missing key {required[0]!r}")
+        try:
+            return cls(**body)
+        except NsganetError as exc:
+            raise NsganetError(f"{where}: {exc}") from None
+
+
+def _folder(path: str | Path) -> Path:
+    """The network folder of ``path`` (a folder, or a ``net.json`` in it)."""
+    path = Path(path)
+    return path.parent if path.name == SPEC_FILE else path
+
+
+def read_spec(path: str | Path) -> NetSpec:
+    """The :class:`NetSpec` of an exported network folder (or its ``net.json``)."""
+    file = _folder(path) / SPEC_FILE
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NsganetError(f"cannot read {file}: {exc.strerror or exc} (export networks with 'nsganet select')") \
+            from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NsganetError(f"{file} is not valid JSON (line {exc.lineno})") from None
+    spec = NetSpec.from_dict(values, where=str(file))
+    spec.genome()  # the architecture string must parse in its space
+    return spec
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a ``state_dict`` file into ``model``; mismatches and foreign files are one-line errors."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        raise NsganetError(f"cannot read weights {path}: {str(exc).splitlines()[0][:200]}") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise NsganetError(f"{path} is not a state_dict of tensors")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise NsganetError(f"weights {path} do not fit the network: {str(exc).splitlines()[0][:200]}") from None
+
+
+def load_net(path: str | Path, weights: str | Path | None = None, **overrides: Any) -> tuple[NetSpec, nn.Module]:
+    """Rebuild an exported network: its spec and the module, with ``net.pt`` loaded when present.
+
+    ``weights`` loads another ``state_dict`` file instead (e.g. a trained
+    ``best.pt``); ``overrides`` replace build options.
+    """
+    folder = _folder(path)
+    spec = read_spec(folder)
+    model = spec.build(**overrides)
+    weights_path = Path(weights) if weights is not None else folder / WEIGHTS_FILE
+    if weights is not None or weights_path.exists():
+        load_weights(model, weights_path)
+    return spec, model.eval()
+
+
+def export_onnx(model: nn.Module, path: str | Path, example_input: Any) -> Path:
+    """Write ``model`` (in eval mode) to an ONNX file with a dynamic batch dimension."""
+    import torch
+
+    path = Path(path)
+    model = model.eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter warns about tracing details
+        torch.onnx.export(model, (example_input,), str(path), dynamo=False, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                          opset_version=17)
+    return path
+
+
+def write_net(folder: str | Path, spec: NetSpec, model: nn.Module | None = None, weights: bool = False,
+              onnx: bool = True) -> Path:
+    """Export a network into ``folder``: ``net.json``, ``net.pt`` when ``weights`` (of ``model``), ``net.onnx``.
+
+    Without ``model`` a freshly initialised network is built for the ONNX file.
+    """
+    import torch
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NsganetError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    if model is None:
+        if weights:
+            raise NsganetError("weights=True needs the model whose weights to save")
+        model = spec.build()
+    (folder / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=1) + "\n", encoding="utf-8")
+    if weights:
+        torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+    elif (folder / WEIGHTS_FILE).exists():
+        (folder / WEIGHTS_FILE).unlink()  # stale weights of an earlier export would not match
+    if onnx:
+        export_onnx(model, folder / ONNX_FILE, spec.example_input())
+    logger.info("exported %s to %s", spec.arch, folder)
+    return folder

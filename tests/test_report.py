@@ -1,0 +1,412 @@
+"""``nsganet report``: figures and a self-contained HTML page of real runs, checked in headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import subprocess
+import urllib.parse
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import METRIC, run_cli
+
+import nsganet
+from nsganet.cli import main
+from nsganet.errors import NsganetError
+from nsganet.netfile import NetSpec
+from nsganet.report.build import INDEX, generic_operations, write_report
+from nsganet.report.figures import operation_counts, operation_shares
+from nsganet.spaces import get_space
+from nsganet.spaces.base import SearchSpace
+from nsganet.spaces.nb201 import NB201Space
+from nsganet.store import RunStore
+
+CHROMIUM = shutil.which("chromium")
+XSS = "<script>alert(1)</script>"
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+class _Page(HTMLParser):
+    """Collects the rows of every table (by id), <img> sources, <script> count and <body> attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.links: dict[str, list[list[str]]] = {}
+        self.images: list[str] = []
+        self.scripts = 0
+        self.body: dict[str, str | None] = {}
+        self._table: str | None = None
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        if tag == "table":
+            self._table = values.get("id") or ""
+            self.tables[self._table], self.links[self._table] = [], []
+        elif tag == "tbody" and self._table is not None:
+            self._in_body = True
+        elif tag == "tr" and self._in_body:
+            self.tables[self._table].append([])
+            self.links[self._table].append([])
+        elif tag in ("td", "th") and self._in_body:
+            self._cell = []
+        elif tag == "a" and self._in_body and self.links[self._table]:
+            self.links[self._table][-1].append(values.get("href"))
+        elif tag == "img":
+            self.images.append(values.get("src"))
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "body":
+            self.body = values
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._in_body:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tbody":
+            self._in_body = False
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def front_csv(run: Path) -> list[dict[str, str]]:
+    with (run / "front.csv").open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def table_run(table: Path, out: Path, strategy: str, objectives: str, budget: int = 40) -> Path:
+    params = {"n_doe": 16, "predictor": "rbf", "generations": 5} if strategy == "nsganetv2" else {}
+    nsganet.search("nb201", objectives=objectives, strategy=strategy, budget=budget, table=str(table), metric=METRIC,
+                   out=out, progress=False, pop_size=16, strategy_params=params)
+    return out
+
+
+class AngleSpace(NB201Space):
+    """NAS-Bench-201 with architecture strings full of HTML: the report must show them, not run them."""
+
+    name = "angle<b>&\"'"
+
+    def to_string(self, genome: np.ndarray) -> str:
+        return XSS + super().to_string(genome).replace("~", "<&>")
+
+    def from_string(self, text: str) -> np.ndarray:
+        return super().from_string(text.removeprefix(XSS).replace("<&>", "~"))
+
+
+def _chromium(url: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--hide-scrollbars", f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=5000",
+               "--window-size=1280,2000", *extra, url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=180)
+
+
+# -- runs ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=[("nsganetv1", "error,flops"), ("nsganetv1", "error,flops,params"),
+                                        ("nsganetv2", "error,flops"), ("nsganetv2", "error,flops,params")],
+                ids=["v1-2obj", "v1-3obj", "v2-2obj", "v2-3obj"])
+def nb201_run(request, nb201_table, tmp_path_factory) -> Path:
+    strategy, objectives = request.param
+    return table_run(nb201_table, tmp_path_factory.mktemp(f"{strategy}-{objectives.count(',') + 1}") / "run",
+                     strategy, objectives)
+
+
+@pytest.fixture(scope="module")
+def micro_run(tmp_path_factory) -> Path:
+    """A tiny proxy-trained micro run on the embedded digits (cells can be drawn)."""
+    out = tmp_path_factory.mktemp("micro") / "run"
+    nsganet.search("micro", budget=8, pop_size=4, epochs=1, train_images=32, workers=1, out=out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def escape_run(tmp_path_factory) -> Path:
+    """A user space and evaluator: HTML in arch strings, space name and failure reasons; a custom objective."""
+    out = tmp_path_factory.mktemp("escape") / "run"
+
+    def evaluate(arch):
+        genome = np.asarray(arch.genome)
+        if genome.sum() % 5 == 0:
+            raise ValueError("bad <arch> & 'quote'")
+        return {"error": 100.0 - 5 * genome.sum() + 0.1 * genome[0], "gap": float((genome == 2).sum())}
+
+    nsganet.search(AngleSpace(), evaluator=evaluate, objectives=["error", "gap", "flops"], strategy="nsganetv2",
+                   budget=40, out=out, progress=False, pop_size=16,
+                   strategy_params={"n_doe": 16, "predictor": "rbf", "generations": 5})
+    return out
+
+
+# -- the report of real runs -----------------------------------------------------------------------
+def test_report_of_table_runs_lists_exactly_the_front(nb201_run):
+    report = write_report(nb201_run)
+    out = nb201_run / "report"
+    assert report.index == out / INDEX
+    config = nsganet.config.load_config(nb201_run / "config.yaml")
+    n_obj = len(config["objectives"])
+    files = {f.file for f in report.figures}
+    expected = {"pareto_front.png", "fronts_by_generation.png", "hypervolume_curve.png", "operation_frequency.png",
+                "parallel_coordinates.png"}
+    if config["strategy"] == "nsganetv2":
+        expected.add("predictor_quality.png")
+    else:
+        assert any("uses no surrogate" in n for n in report.notes)
+    assert files == expected
+    assert any("cannot draw" in n for n in report.notes)  # nb201 has no drawings
+    for name in files:
+        assert (out / name).stat().st_size > 5000
+    page = parse(report.index.read_text(encoding="utf-8"))
+    assert sorted(page.images) == sorted(files)
+    rows = page.tables["front"]
+    expected_rows = front_csv(nb201_run)
+    assert [r[5 + n_obj - 2] for r in rows] == [r["arch"] for r in expected_rows]  # architecture column
+    for row, want in zip(rows, expected_rows):
+        assert [float(v) for v in row[2:2 + n_obj]] == pytest.approx(
+            [float(want[o]) for o in config["objectives"]], rel=1e-3)
+        assert int(row[2 + n_obj]) == int(want["generation"])
+        assert "not exported" in row[-1] and "nsganet select" in row[-1]
+    cards = report.index.read_text(encoding="utf-8")
+    assert "40 of 40" in cards and "finished" in cards
+    if config["strategy"] == "nsganetv2":  # one table row per surrogate iteration in the stats
+        iterations = [json.loads(p.read_text())["strategy"].get("surrogate") for p in
+                      sorted((nb201_run / "stats").glob("gen_*.json"))]
+        predictor = page.tables["predictor"]
+        assert len(predictor) == sum(s is not None for s in iterations) >= 2
+        assert float(predictor[-1][3]) == pytest.approx(iterations[-1]["rmse"], rel=1e-3)
+
+
+def test_report_of_micro_run_draws_front_cells(micro_run, tmp_path):
+    report = write_report(micro_run, out=tmp_path / "rep")
+    front = front_csv(micro_run)
+    cells = sorted(p.name for p in (tmp_path / "rep").glob("cell_*.png"))
+    assert len(cells) == min(8, len(front)) >= 1
+    assert {f.file for f in report.figures} >= {"pareto_front.png", *cells}
+    page = parse(report.index.read_text(encoding="utf-8"))
+    assert len(page.tables["front"]) == len(front)
+    assert not (micro_run / "report").exists()  # --out was honoured
+
+
+def test_report_escapes_everything_from_the_run(escape_run):
+    report = write_report(escape_run)
+    text = report.index.read_text(encoding="utf-8")
+    assert "<script>alert" not in text and "<b>&" not in text and "<&>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "&lt;&amp;&gt;" in text
+    page = parse(text)
+    assert page.scripts == 1  # only the page's own
+    rows = page.tables["front"]
+    arch_column = 2 + 3 + 1
+    assert [r[arch_column] for r in rows] == [r["arch"] for r in front_csv(escape_run)]  # shown verbatim
+    assert all(r[arch_column].startswith(XSS) for r in rows)
+    failed = page.tables["failed"]
+    assert failed and all(r[3] == "ValueError: bad <arch> & 'quote'" for r in failed)
+    config = dict((r[0], r[1]) for r in page.tables["config"])
+    assert config["space"] == AngleSpace.name and "<locals>" in config["evaluator"]
+    assert any(AngleSpace.name in n and "not a registered space" in n for n in report.notes)
+    # two predicted objectives (error and the custom gap): the surrogate figure has both
+    assert "predictor_quality.png" in {f.file for f in report.figures}
+    assert "per_objective" in json.loads(sorted((escape_run / "stats").glob("gen_*.json"))[-1].read_text())[
+        "strategy"]["surrogate"]
+
+
+def test_report_links_exported_networks(nb201_table, tmp_path):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=20)
+    front = front_csv(run)
+    exported = {}
+    for row in front[:2]:  # what 'nsganet select' writes: a folder per network with net.json (and net.onnx)
+        folder = run / "selected" / f"arch-{len(exported):05d}"
+        folder.mkdir(parents=True)
+        spec = NetSpec(space="nb201", arch=row["arch"], num_classes=10, input_size=32, in_channels=3,
+                       mean=[0.0] * 3, std=[1.0] * 3, source={"seq": len(exported)})
+        (folder / "net.json").write_text(json.dumps(spec.to_dict()), encoding="utf-8")
+        if not exported:
+            (folder / "net.onnx").write_bytes(b"onnx")
+        exported[row["arch"]] = folder
+    (run / "selected" / "broken").mkdir()
+    (run / "selected" / "broken" / "net.json").write_text("{not json", encoding="utf-8")
+    report = write_report(run, out=tmp_path / "elsewhere" / "rep")
+    page = parse(report.index.read_text(encoding="utf-8"))
+    arch_column = 5
+    for row, links in zip(page.tables["front"], page.links["front"]):
+        arch = row[arch_column]
+        if arch in exported:
+            targets = [(report.index.parent / urllib.parse.unquote(h)).resolve() for h in links]
+            assert targets[0] == (exported[arch] / "net.json").resolve()
+            assert all(t.is_file() for t in targets)
+            assert len(links) == (2 if (exported[arch] / "net.onnx").exists() else 1)
+        else:
+            assert links == [] and "not exported" in row[-1]
+    assert sum(bool(links) for links in page.links["front"]) == len(exported)
+    assert any("broken/net.json" in n for n in report.notes)
+
+
+def test_report_of_run_in_progress_with_one_generation_and_corrupt_stats(nb201_table, tmp_path):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)  # one generation
+    expected = front_csv(run)
+    for name in ("front.csv", "front.png", "hypervolume.png"):
+        (run / name).unlink()
+    space = get_space("nb201")
+    with RunStore(run / "run.sqlite") as store:
+        taken = {e.arch for e in store.evaluations()}
+        genome = next(g for g in space.sample(np.random.default_rng(1), 50) if space.to_string(g) not in taken)
+        store.start(16, space.to_string(genome), tuple(int(v) for v in genome), 1)  # being evaluated now
+    (run / "stats" / "gen_0001.json").write_text("{truncated", encoding="utf-8")
+    report = write_report(run)
+    text = report.index.read_text(encoding="utf-8")
+    assert "in progress" in text and "1 running" in text
+    assert any("gen_0001.json" in n for n in report.notes)
+    page = parse(text)
+    assert [r[5] for r in page.tables["front"]] == [r["arch"] for r in expected]
+    assert "fronts_by_generation.png" in {f.file for f in report.figures}
+
+
+def test_report_of_run_without_successful_evaluation(tmp_path):
+    def fail(arch):
+        raise RuntimeError("out of memory")
+
+    nsganet.search("nb201", evaluator=fail, objectives="error,flops", budget=6, pop_size=6, out=tmp_path / "run",
+                   progress=False)
+    report = write_report(tmp_path / "run")
+    page = parse(report.index.read_text(encoding="utf-8"))
+    assert "front" not in page.tables and len(page.tables["failed"]) == 6
+    assert not any(f.file.startswith(("pareto", "operation", "parallel")) for f in report.figures)
+    assert any("no successful evaluation" in n for n in report.notes)
+
+
+def test_report_bad_input_is_a_one_line_error(nb201_table, tmp_path):
+    with pytest.raises(NsganetError, match="is not a directory"):
+        write_report(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NsganetError, match="not a run directory"):
+        write_report(tmp_path / "empty")
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)
+    bad_config = tmp_path / "bad_config"
+    shutil.copytree(run, bad_config)
+    (bad_config / "config.yaml").write_text("space: [nb201\n", encoding="utf-8")
+    with pytest.raises(NsganetError, match="not valid YAML"):
+        write_report(bad_config)
+    (bad_config / "config.yaml").write_text("space: nb201\nbudget: many\n", encoding="utf-8")
+    with pytest.raises(NsganetError, match="budget"):
+        write_report(bad_config)
+    bad_store = tmp_path / "bad_store"
+    shutil.copytree(run, bad_store)
+    (bad_store / "run.sqlite").write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (bad_store / f"run.sqlite{suffix}").unlink(missing_ok=True)
+    with pytest.raises(NsganetError, match="SQLite"):
+        write_report(bad_store)
+    result = run_cli("report", str(bad_store), timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("nsganet: error:")
+
+
+def test_cli_prints_the_page(nb201_table, tmp_path, capsys):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)
+    assert main(["report", str(run), "--out", str(tmp_path / "page")]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(tmp_path / "page" / INDEX) and Path(printed).is_file()
+
+
+# -- operations ------------------------------------------------------------------------------------
+def test_operations_of_constructed_architectures():
+    nb201 = get_space("nb201")
+    arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert Counter(nb201.operations(nb201.from_string(arch))) == {"nor_conv_3x3": 3, "none": 2, "skip_connect": 1}
+
+    micro = get_space("micro")
+    arch = ("normal: sep_conv_3x3(h-1) + identity(h-2) | max_pool_3x3(n0) + dil_conv_5x5(h-1) | "
+            "identity(n1) + identity(h-2) | sep_conv_3x3(n0) + lbc_3x3(n2) | avg_pool_3x3(h-1) + identity(n3); "
+            "reduce: conv_7x1_1x7(h-2) + sep_conv_5x5(h-1) | squeeze_excitation(n0) + identity(h-1) | "
+            "sep_conv_7x7(n1) + max_pool_3x3(h-2) | lbc_5x5(n2) + dil_conv_3x3(n0) | max_pool_3x3(n3) + identity(n1)")
+    ops = micro.operations(micro.from_string(arch))
+    assert len(ops) == 20 and Counter(ops) == Counter(re.findall(r"([a-z0-9_]+)\(", arch))
+    assert Counter(ops)["identity"] == 6
+
+    from nsganet.nn.macro import PhaseGraph
+
+    macro = get_space("macro")
+    for arch in ("1-00-010-0111-10011-0 | 0-00-010-0101-11111-0 | 0-01-101-1011-10011-1",
+                 "0-00-000-0000-00000-1 | 1-00-000-0000-00000-0 | 0-00-000-0000-00001-1"):
+        genome = macro.from_string(arch)
+        counts = Counter(macro.operations(genome))
+        for p, (connections, skip) in enumerate(macro.decode(genome), start=1):
+            assert counts[f"phase{p}:conv"] == len(PhaseGraph.from_connections(connections).active)
+            assert counts[f"phase{p}:residual"] == int(skip)
+    assert Counter(macro.operations(macro.from_string("0-00-000-0000-00000-1 | 1-00-000-0000-00000-0 | "
+                                                      "0-00-000-0000-00001-1"))) == {
+        "phase1:residual": 1, "phase2:conv": 2, "phase3:conv": 2, "phase3:residual": 1}
+
+    mbv3 = get_space("mobilenetv3")
+    arch = "r224 | k3e4 k5e6 | k7e3 k3e3 k5e4 | k3e3 k3e3 | k5e6 k5e6 k7e4 k3e3 | k3e4 k7e6"
+    counts = Counter(mbv3.operations(mbv3.from_string(arch)))
+    assert counts == {"r224": 1, "d2": 3, "d3": 1, "d4": 1, "k3": 6, "k5": 4, "k7": 3, "e3": 5, "e4": 4, "e6": 4}
+    assert sum(counts.values()) == 1 + 5 + 2 * 13
+
+    class Plain(NB201Space):  # a space without its own operations falls back to the genome's values
+        operations = SearchSpace.operations
+
+    assert Plain().operations(np.array([0, 1, 2, 3, 4, 0])) == ["x0=0", "x1=1", "x2=2", "x3=3", "x4=4", "x5=0"]
+    assert generic_operations((4, 0)) == ["x0=4", "x1=0"]
+
+
+def test_operation_shares_sum_to_one():
+    rng = np.random.default_rng(0)
+    for name in ("nb201", "micro", "macro", "mobilenetv3"):
+        space = get_space(name)
+        ops = [space.operations(g) for g in space.sample(rng, 7)]
+        counts = operation_counts(ops)
+        assert sum(counts.values()) == sum(len(o) for o in ops)
+        shares = operation_shares(ops)
+        assert sum(shares.values()) == pytest.approx(1.0)
+        assert shares == pytest.approx({k: v / sum(counts.values()) for k, v in counts.items()})
+    assert operation_shares([]) == {}
+
+
+# -- the page in a real browser --------------------------------------------------------------------
+def test_page_renders_in_headless_chromium(micro_run, escape_run, tmp_path):
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (Debian/Ubuntu: apt-get install chromium)")
+    report = write_report(micro_run, out=tmp_path / "micro")
+    url = report.index.resolve().as_uri()
+    shot = tmp_path / "shot.png"
+    result = _chromium(url, tmp_path, f"--screenshot={shot}")
+    assert shot.is_file(), result.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1280, 2000)
+        grey = np.asarray(image.convert("L"), dtype=float)
+    assert grey.std() > 20  # not blank
+    assert (grey < 200).mean() > 0.05  # a real share of the page is drawn (text, header, figures)
+    assert (grey[:60] < 100).mean() > 0.5  # the dark header band
+
+    dom = _chromium(url, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = parse(dom.stdout)
+    n_images = len(report.figures)
+    assert page.body.get("data-images-total") == str(n_images) and n_images >= 6
+    assert page.body.get("data-images-loaded") == str(n_images)  # every figure decoded
+    assert len(page.tables["front"]) == len(front_csv(micro_run))
+
+    escaped = write_report(escape_run, out=tmp_path / "escape")
+    dom = _chromium(escaped.index.resolve().as_uri(), tmp_path, "--dump-dom")
+    page = parse(dom.stdout)
+    assert page.scripts == 1 and page.body.get("data-images-loaded") == str(len(escaped.figures))
+    assert all(r[6].startswith(XSS) for r in page.tables["front"])  # text, not markup
+    assert len(page.tables["front"]) == len(front_csv(escape_run))
