@@ -90,7 +90,7 @@ def _bad_inputs(tmp_path, table):
         ("zero budget", [*base, "--budget", "0"]),
         ("non-numeric budget", [*base, "--budget", "ten"]),
         ("negative seed", [*base, "--seed", "-1"]),
-        ("unknown objective", [*base, "--objectives", "error,latency"]),
+        ("unknown objective", [*base, "--objectives", "error,speed"]),
         ("one objective", [*base, "--objectives", "error"]),
         ("table for another space", ["search", "--table", str(table), "--metric", METRIC, "-q",
                                      "--out", str(tmp_path / "x1")]),
