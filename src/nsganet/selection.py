@@ -13,8 +13,9 @@ each objective maps to 0 and its worst to 1; objectives of different units
   Objectives the preference leaves out take their ideal (best) value.
 - **Trade-off** (no preference): the trade-off of an architecture is the least
   sacrifice per unit of gain over its neighbours on the front (Rachmawati and
-  Srinivasan's measure, as pymoo's ``HighTradeoffPoints``): a knee, where moving
-  to any neighbour costs much more than it gains, scores high.
+  Srinivasan's measure, as in pymoo's ``HighTradeoffPoints``, here taken over
+  every other front member rather than a neighbourhood): a knee, where moving
+  to any other architecture costs much more than it gains, scores high.
 
 When two or more are picked, the most accurate architecture (lowest first
 objective) is always one of them.
