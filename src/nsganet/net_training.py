@@ -130,25 +130,6 @@ def _load_inherited(model: nn.Module, spec: NetSpec, path: Path) -> None:
         raise NsganetError(f"weights {path} do not fit the network being trained")
 
 
-def _training_data(spec: NetSpec, dataset: str | None, data: str | None, image_size: int | None) -> Any:
-    """The training split of the requested data (default: the data the network was searched on), checked."""
-    from nsganet.data import load_dataset
-
-    if dataset is None:
-        dataset = spec.dataset.get("name") or "digits"
-        data = data if data is not None else spec.dataset.get("data")
-        image_size = image_size if image_size is not None else spec.dataset.get("image_size")
-    train_set, _ = load_dataset(dataset, data, image_size=image_size)
-    if train_set.num_classes != spec.num_classes:
-        raise NsganetError(f"the network classifies {spec.num_classes} classes; {dataset} has {train_set.num_classes}")
-    if train_set.channels != spec.in_channels:
-        raise NsganetError(f"the network takes {spec.in_channels}-channel images; {dataset} has {train_set.channels}")
-    if train_set.height != spec.input_size or train_set.width != spec.input_size:
-        raise NsganetError(f"the network takes {spec.input_size} px images; {dataset} has {train_set.height}x"
-                           f"{train_set.width} (pass --image-size {spec.input_size})")
-    return train_set, {"name": dataset, "data": None if data is None else str(data), "image_size": image_size}
-
-
 def default_device() -> str:
     """``cuda`` when a GPU is available, else ``cpu``."""
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -178,7 +159,7 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
     weights = folder / WEIGHTS_FILE
     finetune = weights.is_file() and not scratch
     settings = RetrainSettings.defaults(finetune, **(overrides or {}))
-    train_set, data_record = _training_data(spec, dataset, data, image_size)
+    train_set, _, data_record = spec.load_data(dataset, data, image_size)
     train_part, valid_part = split_for(settings, train_set, seed=seed)
     if train_images is not None:
         if train_images < 1:

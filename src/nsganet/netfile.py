@@ -109,6 +109,37 @@ class NetSpec:
         except TypeError as exc:
             raise NsganetError(f"cannot build {self.space} network with options {options}: {exc}") from None
 
+    def load_data(self, dataset: str | None = None, data: str | Path | None = None,
+                  image_size: int | None = None) -> tuple[Any, Any, dict[str, Any]]:
+        """The (train, test) splits of ``dataset`` and where they came from, checked against the network's input.
+
+        Without ``dataset`` it is the data the network was searched on
+        (:attr:`dataset`; the embedded digits when none is recorded), and its
+        recorded location and image size fill in what is not given. ``test`` is
+        None for data without a test split.
+        """
+        from nsganet.config import DEFAULT_DATASET
+        from nsganet.data import load_dataset
+
+        recorded = self.dataset or {}
+        name = dataset or recorded.get("name") or DEFAULT_DATASET
+        if name == recorded.get("name"):
+            data = data if data is not None else recorded.get("data")
+            image_size = image_size if image_size is not None else recorded.get("image_size")
+        train, test = load_dataset(name, data, image_size=image_size)
+        where = name if data is None else f"{name} at {data}"
+        for split in (train, test):
+            if split is None:
+                continue
+            if split.channels != self.in_channels or split.num_classes != self.num_classes:
+                raise NsganetError(f"the network takes {self.in_channels}-channel images of {self.num_classes} "
+                                   f"classes; {where} has {split.channels}-channel images of {split.num_classes} "
+                                   "classes")
+            if split.height != self.input_size or split.width != self.input_size:
+                raise NsganetError(f"the network takes {self.input_size}x{self.input_size} images; {where} has "
+                                   f"{split.height}x{split.width}: give --image-size {self.input_size}")
+        return train, test, {"name": name, "data": None if data is None else str(data), "image_size": image_size}
+
     def example_input(self, batch_size: int = 1) -> Any:
         """A zero batch of the network's input shape."""
         import torch

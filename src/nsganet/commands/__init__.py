@@ -44,24 +44,28 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse type for a finite number greater than zero."""
+def _finite_number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type for a finite number greater than zero."""
+    value = _finite_number(text)
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
     return value
 
 
 def nonnegative_float(text: str) -> float:
     """An argparse type for a finite number no smaller than zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < float("inf"):
+    value = _finite_number(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative number")
     return value
 

@@ -63,30 +63,16 @@ def add_parser(commands: Any) -> None:
 
 def _test_data(spec: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The test split to evaluate on and a description of where it came from."""
-    from nsganet.config import DEFAULT_DATASET
-    from nsganet.data import load_dataset
-
-    recorded = spec.dataset or {}
-    name = args.dataset or recorded.get("name") or DEFAULT_DATASET
-    same = name == recorded.get("name")
-    data = args.data if args.data is not None else (recorded.get("data") if same else None)
-    image_size = args.image_size if args.image_size is not None else (recorded.get("image_size") if same else None)
-    _, test = load_dataset(name, data, image_size=image_size)
-    where = name if data is None else f"{name} at {data}"
+    _, test, record = spec.load_data(args.dataset, args.data, args.image_size)
     if test is None:
+        where = record["name"] if record["data"] is None else f"{record['name']} at {record['data']}"
         raise NsganetError(f"dataset {where} has no test split; evaluate needs held-out test images "
                            "(a numpy file with x_test, y_test, or a folder with val/ or test/)")
-    if test.channels != spec.in_channels or test.num_classes != spec.num_classes:
-        raise NsganetError(f"the network takes {spec.in_channels}-channel images of {spec.num_classes} classes; "
-                           f"{where} has {test.channels}-channel images of {test.num_classes} classes")
-    if test.height != spec.input_size or test.width != spec.input_size:
-        raise NsganetError(f"the network takes {spec.input_size}x{spec.input_size} images; {where} has "
-                           f"{test.height}x{test.width}: give --image-size {spec.input_size}")
     if args.images is not None and args.images < len(test):
         import torch
 
         test = test.subset(torch.arange(args.images))
-    return test, {"name": name, "data": data, "image_size": image_size, "split": "test", "images": len(test)}
+    return test, {**record, "split": "test", "images": len(test)}
 
 
 def _onnx_check(folder: Path, test: Any, spec: Any, model: Any, batch_size: int) -> dict[str, Any]:
