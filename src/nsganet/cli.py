@@ -14,7 +14,15 @@ from typing import Any, NoReturn
 # (a worker, another job) shares the cores; torch is imported later, so this still takes effect.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from nsganet.commands import COMMANDS, command_module, float_list, key_value, nonnegative_int, positive_int
+from nsganet.commands import (
+    COMMANDS,
+    add_data_arguments,
+    command_module,
+    float_list,
+    key_value,
+    nonnegative_int,
+    positive_int,
+)
 from nsganet.config import LATENCY_BACKENDS, SearchConfig, load_config
 from nsganet.errors import NsganetError
 
@@ -29,7 +37,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nsganet.data import dataset_names
     from nsganet.objectives import OBJECTIVES
     from nsganet.spaces import space_names
     from nsganet.strategies import strategy_names
@@ -83,10 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out where it stopped (starts it if there is none)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d = s.add_argument_group("proxy training (the default: architectures are trained on a dataset)")
-    d.add_argument("--dataset", choices=dataset_names(),
-                   help="dataset format (default digits: scikit-learn's 8x8 digits, embedded)")
-    d.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
-    d.add_argument("--image-size", type=positive_int, metavar="PX", help="resize folder images to PX x PX")
+    add_data_arguments(d)
     d.add_argument("--epochs", type=positive_int, metavar="N", help="training epochs per architecture (default 5)")
     d.add_argument("--batch-size", type=positive_int, metavar="N",
                    help="batch size (default 32; the V1 paper used 128)")
@@ -149,10 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the others distilled from the largest), or fine-tune a given one on new data (--init; "
                     "NSGANetV2 used 5 epochs). Checkpoints every epoch into --out; --resume continues. "
                     "Writes OUT/supernet.pt for 'nsganet search --space mobilenetv3 --supernet'.")
-    st.add_argument("--dataset", choices=dataset_names(), default="digits",
-                    help="dataset format (default digits, embedded)")
-    st.add_argument("--data", metavar="DIR", help="dataset location")
-    st.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+    add_data_arguments(st, default="digits")
     st.add_argument("--out", metavar="DIR", help="output folder (default runs/supernet-DATASET)")
     st.add_argument("--epochs", type=positive_int, default=10, metavar="N", help="epochs (default 10)")
     st.add_argument("--batch-size", type=positive_int, default=64, metavar="N", help="batch size (default 64)")

@@ -29,6 +29,17 @@ def command_module(name: str) -> ModuleType:
     return importlib.import_module(f"nsganet.commands.{COMMANDS[name]}")
 
 
+def add_data_arguments(parser: Any, default: str | None = None,
+                       default_text: str = "digits: scikit-learn's 8x8 digits, embedded") -> None:
+    """``--dataset``, ``--data`` and ``--image-size``, the same for every command that reads a dataset."""
+    from nsganet.data import dataset_names
+
+    parser.add_argument("--dataset", choices=dataset_names(), default=default,
+                        help=f"dataset format (default {default_text})")
+    parser.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
+    parser.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+
+
 def int_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type for integers no smaller than ``minimum``."""
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nsganet.commands import float_list, int_list, nonnegative_int, positive_int
+from nsganet.commands import add_data_arguments, float_list, int_list, nonnegative_int, positive_int
 from nsganet.errors import NsganetError
 
 #: the NSGANetV1 supplement's FGSM strengths (nsganet.robustness.fgsm.DEFAULT_EPS, kept here torch-free)
@@ -22,7 +22,6 @@ def eps_list(text: str) -> list[float]:
 
 
 def add_parser(commands: Any) -> None:
-    from nsganet.data import dataset_names
 
     p = commands.add_parser(
         "evaluate", help="test accuracy of an exported network, under common corruptions and FGSM attacks",
@@ -42,10 +41,7 @@ def add_parser(commands: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("net", metavar="NET", help="exported network folder (with net.json)")
     p.add_argument("--weights", metavar="FILE", help="state_dict to load instead of NET/net.pt")
-    p.add_argument("--dataset", choices=dataset_names(), help="test data format (default: the network's, from "
-                   "net.json, else digits)")
-    p.add_argument("--data", metavar="DIR", help="dataset location (default: the network's)")
-    p.add_argument("--image-size", type=positive_int, metavar="PX", help="resize test images to PX x PX")
+    add_data_arguments(p, default_text="the network's, from net.json, else the embedded digits")
     p.add_argument("--images", type=positive_int, metavar="N", help="evaluate the first N test images only")
     p.add_argument("--corruptions", default="all", metavar="all|none|A,B",
                    help="corruptions to apply (default all that fit the channel count)")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nsganet.commands import nonnegative_float, nonnegative_int, positive_float, positive_int
+from nsganet.commands import add_data_arguments, nonnegative_float, nonnegative_int, positive_float, positive_int
 from nsganet.errors import NsganetError
 
 
 def add_parser(commands: Any) -> None:
-    from nsganet.data import dataset_names
 
     p = commands.add_parser(
         "train", help="re-train or fine-tune an exported network (from 'nsganet select')",
@@ -32,9 +31,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("net", metavar="NET", help="exported network folder (net.json, optional net.pt)")
     p.add_argument("--out", metavar="DIR", help="output folder (default NET/train)")
     d = p.add_argument_group("data (default: what the network was searched on, as net.json records)")
-    d.add_argument("--dataset", choices=dataset_names(), help="dataset format")
-    d.add_argument("--data", metavar="DIR", help="dataset location")
-    d.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+    add_data_arguments(d, default_text="the network's, from net.json, else the embedded digits")
     d.add_argument("--valid-fraction", type=nonnegative_float, metavar="F",
                    help="share of the training data held out to choose the best epoch (default 0.2)")
     d.add_argument("--train-images", type=positive_int, metavar="N",
