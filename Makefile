@@ -51,6 +51,7 @@ bench: setup
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/latency_lut.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/latency_lut.py --preset imagenet
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/end_to_end.py
+	$(BIN)/python benchmarks/ray_scaling.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

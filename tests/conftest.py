@@ -34,9 +34,13 @@ def nb201_accuracy(nb201_table: Path) -> dict[str, float]:
         return {row["arch"]: float(row[METRIC]) for row in csv.DictReader(handle)}
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m nsganet ARGS`` in a subprocess (one torch thread, no progress bar noise)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m nsganet ARGS`` in a subprocess (one torch thread, no progress bar noise).
+
+    ``env`` adds to (or overrides) the inherited environment variables.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", "nsganet", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
 

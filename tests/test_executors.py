@@ -6,7 +6,15 @@ import pytest
 
 import nsganet
 from nsganet.errors import NsganetError
-from nsganet.executors import ProcessPoolExecutor, SerialExecutor, threads_per_worker
+from nsganet.executors import (
+    ExecutorSettings,
+    ProcessPoolExecutor,
+    SerialExecutor,
+    assign_devices,
+    make_executor,
+    threads_per_worker,
+    visible_gpus,
+)
 
 
 def square(x):
@@ -21,6 +29,21 @@ def die(x):
     if x == 1:
         os._exit(1)  # a worker killed mid-evaluation
     return {"value": float(x)}
+
+
+def device_seen(_):
+    import time
+
+    time.sleep(0.05)  # long enough for every worker to take some items
+    return {"device": float(os.environ["CUDA_VISIBLE_DEVICES"]), "pid": float(os.getpid())}
+
+
+def die_once(marker):
+    """Kills its worker the first time it runs (a crash that does not repeat), then succeeds."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return {"value": 1.0}
 
 
 def threads_seen(_):
@@ -96,3 +119,60 @@ def test_search_with_workers_records_failures_and_matches_serial(tmp_path):
         assert not {e.arch for e in failed} & {e.arch for e in result.front}
         runs.append((out / "evaluations.csv").read_text())
     assert runs[0] == runs[1]
+
+
+def test_visible_gpus_follow_cuda_visible_devices():
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "0,1"}) == ["0", "1"]
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": " 3, 1 "}) == ["3", "1"]
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": ""}) == []
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "2,-1,3"}) == ["2"]  # CUDA ignores what follows an invalid id
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-8a1f,GPU-77c2"}) == ["GPU-8a1f", "GPU-77c2"]
+    import torch
+
+    assert visible_gpus({}) == [str(i) for i in range(torch.cuda.device_count())]
+
+
+def test_devices_are_assigned_round_robin():
+    assert assign_devices(2, ["0", "1"]) == ["0", "1"]
+    assert assign_devices(4, ["0", "1"]) == ["0", "1", "0", "1"]
+    assert assign_devices(1, ["5", "6", "7"]) == ["5"]
+    assert assign_devices(3, []) == [None, None, None]
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_each_pool_worker_sees_only_its_own_gpu(workers):
+    pool = ProcessPoolExecutor(device_seen, workers=workers, threads=1, gpus=["0", "1"])
+    try:
+        outcomes = list(pool.map_unordered(list(range(6 * workers))))
+    finally:
+        pool.close()
+    device_of = {}
+    for o in outcomes:
+        assert device_of.setdefault(o.objectives["pid"], o.objectives["device"]) == o.objectives["device"]
+    assert len(device_of) >= 2, "the items must have been spread over several workers"
+    per_device = [sum(d == g for d in device_of.values()) for g in (0.0, 1.0)]
+    assert max(per_device) <= workers // 2  # no GPU gets more than its share of workers
+
+
+def test_an_evaluation_whose_worker_died_once_is_retried(tmp_path):
+    pool = ProcessPoolExecutor(die_once, workers=2, retries=1)
+    try:
+        outcomes = list(pool.map_unordered([str(tmp_path / "marker")]))
+    finally:
+        pool.close()
+    assert outcomes[0].reason is None and outcomes[0].objectives == {"value": 1.0}
+    never = ProcessPoolExecutor(die_once, workers=2, retries=0)
+    try:
+        outcomes = list(never.map_unordered([str(tmp_path / "other")]))
+    finally:
+        never.close()
+    assert outcomes[0].reason == "worker process died (1 attempt)"
+
+
+def test_executor_settings_choose_the_executor():
+    assert isinstance(make_executor(square, ExecutorSettings(workers=1)), SerialExecutor)
+    pool = make_executor(square, ExecutorSettings(workers=3, retries=4))
+    assert isinstance(pool, ProcessPoolExecutor) and pool.workers == 3 and pool.retries == 4
+    with pytest.raises(NsganetError, match="unknown executor 'slurm'"):
+        make_executor(square, ExecutorSettings(kind="slurm"))

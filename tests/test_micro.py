@@ -162,7 +162,7 @@ def test_genome_round_trips_and_bounds():
     ("reduce: x; normal: y", "must start with 'normal:'"),
     ("normal: identity(h-1) + identity(h-1); reduce: identity(h-1) + identity(h-1)", "5 nodes"),
     ("normal: " + " | ".join(["conv(h-1) + identity(h-1)"] * 5) + "; reduce: " + " | ".join(
-        ["identity(h-1) + identity(h-1)"] * 5), "not 'operation\\(input\\)'"),
+        ["identity(h-1) + identity(h-1)"] * 5), "unknown operation 'conv'"),
     ("normal: identity(n0) + identity(h-1) | " + " | ".join(["identity(h-1) + identity(h-1)"] * 4) + "; reduce: "
      + " | ".join(["identity(h-1) + identity(h-1)"] * 5), "cannot read n0"),
     ("normal: " + " | ".join(["identity(h-1)"] * 5) + "; reduce: " + " | ".join(

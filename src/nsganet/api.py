@@ -11,8 +11,10 @@ from typing import Any
 from nsganet.config import SearchConfig
 from nsganet.errors import ConfigError
 from nsganet.evaluators import Evaluator, TableEvaluator
+from nsganet.executors import ExecutorSettings, visible_gpus
 from nsganet.objectives import CostModel, parse_objectives
 from nsganet.problem import Problem
+from nsganet.ray_executor import import_ray
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
 from nsganet.study import SearchResult, Study, open_run_store
@@ -64,6 +66,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     latency = _latency_model(config, objectives, strategy_obj, space_obj)
     recorded = config.to_dict(include_runtime=False)
     trains = evaluator is None and not config.uses_table
+    executor = _executor_settings(config, trains, strategy_obj.pop_size)
     inherits = trains and space_obj.name == "mobilenetv3"
     if config.supernet is not None and not inherits:
         raise ConfigError("--supernet applies to the mobilenetv3 space scored on a dataset")
@@ -89,10 +92,21 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
                  "in_channels": config.in_channels or 3}
     cost_model = CostModel(space_obj, build_options=build_options, latency=latency, **shape)
     problem = Problem(space_obj, objectives, evaluator, cost_model)
-    workers = config.workers or (min(os.cpu_count() or 1, strategy_obj.pop_size) if trains else 1)
-    study = Study(problem, strategy_obj, config.budget, config.seed, out, recorded,
-                  resume=resume, progress=progress, plots=plots, workers=workers)
+    study = Study(problem, strategy_obj, config.budget, config.seed, out, recorded, resume=resume,
+                  progress=progress, plots=plots, executor=executor)
     return study.run()
+
+
+def _executor_settings(config: SearchConfig, trains: bool, pop_size: int) -> ExecutorSettings:
+    """Where evaluations run. Local default: one worker per GPU, else per core, when training; one otherwise."""
+    if config.executor == "ray":
+        import_ray()  # fail before anything is written when Ray is missing
+    workers = config.workers
+    if workers is None:
+        workers = (len(visible_gpus()) or min(os.cpu_count() or 1, pop_size)) if trains else 1
+    return ExecutorSettings(kind=config.executor, workers=workers, ray_address=config.ray_address,
+                            cpus_per_eval=config.cpus_per_eval, gpus_per_eval=config.gpus_per_eval,
+                            retries=config.eval_retries)
 
 
 def _search_split(config: SearchConfig) -> tuple[Any, Any, Any]:
@@ -144,8 +158,9 @@ def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
         supernet, meta = load_supernet(config.supernet)
         if meta["num_classes"] != train_set.num_classes or meta["in_channels"] != train_set.channels:
             raise ConfigError(f"supernet {config.supernet} is for {meta['num_classes']} classes of "
-                              f"{meta['in_channels']}-channel images, the data has {train_set.num_classes} of "
-                              f"{train_set.channels}: fine-tune it first with 'nsganet supernet train --init'")
+                              f"{meta['in_channels']}-channel images, the data has {train_set.num_classes} "
+                              f"classes of {train_set.channels}-channel images: fine-tune it first with "
+                              "'nsganet supernet train --init'")
     else:
         settings = SupernetTrainSettings(epochs=config.supernet_epochs, batch_size=max(config.batch_size, 64))
         supernet, meta = fit_supernet(search_train, out / "supernet", settings, seed=config.seed,

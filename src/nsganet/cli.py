@@ -20,10 +20,12 @@ from nsganet.commands import (
     command_module,
     float_list,
     key_value,
+    nonnegative_float,
     nonnegative_int,
+    positive_float,
     positive_int,
 )
-from nsganet.config import LATENCY_BACKENDS, SearchConfig, load_config
+from nsganet.config import EXECUTORS, LATENCY_BACKENDS, SearchConfig, load_config
 from nsganet.errors import NsganetError
 
 EXIT_USAGE = 2
@@ -83,8 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
                    dest="strategy_param",
                    help="a strategy option (repeatable), e.g. -S n_doe=40 -S predictor=gp; see 'nsganet list'")
     s.add_argument("--workers", type=positive_int, metavar="N",
-                   help="evaluate in N local processes, each with its share of the CPU threads (default: one "
-                        "per core when training, 1 otherwise)")
+                   help="evaluate in N local processes, each with its share of the CPU threads and, with GPUs, "
+                        "its own GPU (default: one per GPU, else per core, when training; 1 otherwise)")
+    s.add_argument("--executor", choices=EXECUTORS,
+                   help="where evaluations run: local processes (default) or the tasks of a Ray cluster")
+    s.add_argument("--ray-address", metavar="ADDR",
+                   help="Ray cluster to join, e.g. 10.0.0.1:6379 or auto (default: start Ray on this machine)")
+    s.add_argument("--cpus-per-eval", type=positive_float, metavar="C",
+                   help="CPUs each Ray evaluation task reserves, and its torch threads (default 1)")
+    s.add_argument("--gpus-per-eval", type=nonnegative_float, metavar="G",
+                   help="GPUs each Ray evaluation task reserves; fractions share a GPU (default 0)")
+    s.add_argument("--eval-retries", type=nonnegative_int, metavar="N",
+                   help="run an evaluation whose worker or node died again up to N times, then record it as "
+                        "failed (default 2)")
     s.add_argument("--out", metavar="DIR", help="run directory (default runs/SPACE-DATA-STRATEGY-seedN)")
     s.add_argument("--resume", action="store_true",
                    help="continue the run in --out where it stopped (starts it if there is none)")

@@ -11,7 +11,9 @@ import yaml
 from nsganet.errors import ConfigError
 
 #: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
-RUNTIME_KEYS = ("out", "workers")
+RUNTIME_KEYS = ("out", "workers", "executor", "ray_address", "cpus_per_eval", "gpus_per_eval", "eval_retries")
+#: Where evaluations run: this machine's processes, or the tasks of a Ray cluster.
+EXECUTORS = ("local", "ray")
 #: Engines the latency objective can be measured with.
 LATENCY_BACKENDS = ("torch", "onnxruntime")
 #: The embedded dataset used when neither a dataset nor a table is given.
@@ -36,6 +38,11 @@ class SearchConfig:
     (``torch`` or ``onnxruntime``) and ``latency_batch`` set how the ``latency``
     objective is measured, and ``lut`` a per-layer latency look-up table
     (``nsganet lut build``) that predicts it for ``mobilenetv3`` networks.
+    Evaluations run in ``workers`` local processes, or with ``executor: ray``
+    as tasks of ``cpus_per_eval`` CPUs and ``gpus_per_eval`` GPUs on the Ray
+    cluster at ``ray_address`` (a local one without it); an evaluation whose
+    worker dies is retried ``eval_retries`` times. These keys, and ``out``,
+    may change when a run is resumed.
     """
 
     space: str = "micro"
@@ -70,6 +77,11 @@ class SearchConfig:
     input_size: int | None = None
     in_channels: int | None = None
     workers: int | None = None
+    executor: str = "local"
+    ray_address: str | None = None
+    cpus_per_eval: float = 1.0
+    gpus_per_eval: float = 0.0
+    eval_retries: int = 2
     out: str | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +110,13 @@ class SearchConfig:
             self.table = str(Path(self.table).expanduser().resolve())
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.cpus_per_eval <= 0 or self.gpus_per_eval < 0 or self.eval_retries < 0:
+            raise ConfigError("cpus_per_eval must be positive, gpus_per_eval and eval_retries at least 0")
+        if self.executor != "ray" and (self.ray_address is not None or self.cpus_per_eval != 1.0
+                                       or self.gpus_per_eval != 0.0):
+            raise ConfigError("ray_address, cpus_per_eval and gpus_per_eval apply to --executor ray")
         if self.latency_backend not in LATENCY_BACKENDS:
             raise ConfigError(f"latency_backend must be one of {', '.join(LATENCY_BACKENDS)}, "
                               f"got {self.latency_backend!r}")
@@ -140,8 +159,11 @@ class SearchConfig:
         return values
 
     def default_out(self) -> str:
+        """``runs/SPACE-DATA-STRATEGY-seedN``; the names may come from user objects, so they are made path-safe."""
+        from nsganet.outputs import safe_name  # imported here: outputs pulls in numpy and the indicators
+
         source = "table" if self.uses_table else self.dataset_name
-        return f"runs/{self.space}-{source}-{self.strategy}-seed{self.seed}"
+        return f"runs/{safe_name(f'{self.space}-{source}-{self.strategy}-seed{self.seed}')}"
 
 
 _KINDS = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}

@@ -2,8 +2,13 @@
 
 ``SerialExecutor`` evaluates in the calling process; ``ProcessPoolExecutor``
 spreads a batch over local worker processes, each limited to its share of the
-CPU threads so that workers do not oversubscribe the cores. The evaluation
-function is sent to every worker once, when the worker starts.
+CPU threads so that workers do not oversubscribe the cores, and each given its
+own GPU when there are GPUs (``CUDA_VISIBLE_DEVICES``). The evaluation function
+is sent to every worker once, when the worker starts. A worker that dies
+mid-evaluation (killed, out of memory) gets its evaluations retried on a fresh
+pool a bounded number of times before they are reported as failed. The Ray
+executor (:mod:`nsganet.ray_executor`) does the same across a cluster.
+Executors only compute: the caller alone writes results down.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from nsganet.config import EXECUTORS
 from nsganet.errors import NsganetError
 
 logger = logging.getLogger("nsganet")
@@ -68,9 +74,16 @@ class SerialExecutor:
 _WORKER_FN: EvaluationFn | None = None  # set once per worker process by _start_worker
 
 
-def _start_worker(fn: EvaluationFn, threads: int) -> None:
+def _start_worker(fn: EvaluationFn, threads: int, devices: Any) -> None:
+    """Initialise a pool worker: its evaluation function, CPU threads and (with GPUs) its own device."""
     global _WORKER_FN
     _WORKER_FN = fn
+    try:
+        device = devices.get_nowait()
+    except Exception:  # queue.Empty: more workers started than devices handed out (a replaced worker)
+        device = None
+    if device is not None:  # before the first CUDA call of this process
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
     import torch
 
     torch.set_num_threads(threads)
@@ -81,49 +94,113 @@ def _run_in_worker(index: int, item: Any) -> Outcome:
     return run_one(_WORKER_FN, index, item)
 
 
+def attempts_text(n: int) -> str:
+    """How often an evaluation was tried, as text: '1 attempt', '3 attempts'."""
+    return f"{n} attempt" + ("s" if n != 1 else "")
+
+
 def threads_per_worker(workers: int, cpus: int | None = None) -> int:
     """CPU threads each of ``workers`` processes may use without oversubscribing the machine."""
     return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
 
 
-class ProcessPoolExecutor:
-    """Evaluates a batch in ``workers`` local processes (started with 'spawn', restarted if one dies)."""
+def visible_gpus(environ: dict[str, str] | None = None) -> list[str]:
+    """Ids of the GPUs this process may hand out: ``CUDA_VISIBLE_DEVICES`` when set, else every CUDA device.
 
-    def __init__(self, fn: EvaluationFn, workers: int, threads: int | None = None) -> None:
+    As CUDA does, the list stops at the first entry that is not a device
+    (``-1`` hides every GPU).
+    """
+    environ = os.environ if environ is None else environ
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    ids: list[str] = []
+    for entry in (e.strip() for e in listed.split(",")):
+        if not entry or entry.startswith("-"):
+            break
+        ids.append(entry)
+    return ids
+
+
+def assign_devices(workers: int, gpus: Sequence[str]) -> list[str | None]:
+    """The GPU of each of ``workers`` workers: round robin over ``gpus``, None (CPU) when there are none."""
+    if not gpus:
+        return [None] * workers
+    return [gpus[i % len(gpus)] for i in range(workers)]
+
+
+class ProcessPoolExecutor:
+    """Evaluates a batch in ``workers`` local processes (started with 'spawn', restarted if one dies).
+
+    With GPUs (``gpus``, default :func:`visible_gpus`) each worker sees only
+    its own device, assigned by :func:`assign_devices`. An evaluation whose
+    worker died is retried up to ``retries`` times on a new pool, then
+    reported as failed.
+    """
+
+    def __init__(self, fn: EvaluationFn, workers: int, threads: int | None = None,
+                 gpus: Sequence[str] | None = None, retries: int = 2) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
-        self.fn, self.workers = fn, workers
+        if retries < 0:
+            raise ValueError("retries must be at least 0")
+        self.fn, self.workers, self.retries = fn, workers, retries
         self.threads = threads or threads_per_worker(workers)
+        self.devices = assign_devices(workers, visible_gpus() if gpus is None else list(gpus))
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin
+            context = multiprocessing.get_context("spawn")
+            devices = context.Queue()
+            for device in self.devices:
+                devices.put(device)
             self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker, initargs=(self.fn, self.threads))
+                max_workers=self.workers, mp_context=context,
+                initializer=_start_worker, initargs=(self.fn, self.threads, devices))
         return self._pool
 
     def map_unordered(self, items: Sequence[Any]) -> Iterator[Outcome]:
-        if not items:
-            return
-        pool = self._ensure_pool()
+        attempts = [0] * len(items)
+        todo = list(range(len(items)))
         started = time.perf_counter()
-        futures = {pool.submit(_run_in_worker, i, item): i for i, item in enumerate(items)}
+        while todo:
+            broken: list[int] = []
+            for index, outcome in self._run_round(items, todo):
+                if outcome is not None:
+                    yield outcome
+                    continue
+                attempts[index] += 1
+                if attempts[index] <= self.retries:
+                    broken.append(index)
+                else:
+                    yield Outcome(index, None, f"worker process died ({attempts_text(attempts[index])})",
+                                  time.perf_counter() - started)
+            if broken:
+                logger.warning("a worker process died; retrying %d evaluation(s) on a new pool", len(broken))
+            todo = broken
+
+    def _run_round(self, items: Sequence[Any], indices: list[int]) -> Iterator[tuple[int, Outcome | None]]:
+        """Submit ``indices`` to the pool; yield each outcome, or None where its worker died."""
+        pool = self._ensure_pool()
+        futures = {pool.submit(_run_in_worker, i, items[i]): i for i in indices}
+        pool_broken = False
         try:
             for future in cf.as_completed(futures):
                 try:
-                    yield future.result()
-                except BrokenProcessPool as exc:
-                    yield Outcome(futures[future], None, f"worker process died: {exc}".strip(),
-                                  time.perf_counter() - started)
+                    yield futures[future], future.result()
+                except BrokenProcessPool:
+                    pool_broken = True
+                    yield futures[future], None
         except BaseException:
             for future in futures:
                 future.cancel()
             raise
         finally:
-            if any(isinstance(f.exception(), BrokenProcessPool) for f in futures if f.done() and not f.cancelled()):
-                logger.warning("a worker process died; starting a new pool")
+            if pool_broken:
                 self.close()
 
     def close(self) -> None:
@@ -132,9 +209,40 @@ class ProcessPoolExecutor:
             self._pool = None
 
 
-Executor = SerialExecutor | ProcessPoolExecutor
+class Executor(Protocol):
+    """Evaluates a batch, yielding each :class:`Outcome` as it completes (in any order)."""
+
+    def map_unordered(self, items: Sequence[Any]) -> Iterator[Outcome]: ...
+
+    def close(self) -> None: ...
 
 
-def make_executor(fn: EvaluationFn, workers: int = 1) -> Executor:
-    """In-process evaluation for one worker, a process pool for more."""
-    return SerialExecutor(fn) if workers <= 1 else ProcessPoolExecutor(fn, workers)
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """How evaluations are spread: the executor, local workers, and the Ray resources of one evaluation.
+
+    ``retries`` bounds how often an evaluation whose worker (or node) died is
+    run again before it is recorded as failed.
+    """
+
+    kind: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    cpus_per_eval: float = 1.0
+    gpus_per_eval: float = 0.0
+    retries: int = 2
+
+
+def make_executor(fn: EvaluationFn, settings: ExecutorSettings | None = None) -> Executor:
+    """In-process evaluation for one local worker, a process pool for more, or Ray tasks."""
+    settings = settings or ExecutorSettings()
+    if settings.kind == "ray":
+        from nsganet.ray_executor import RayExecutor
+
+        return RayExecutor(fn, address=settings.ray_address, cpus_per_eval=settings.cpus_per_eval,
+                           gpus_per_eval=settings.gpus_per_eval, retries=settings.retries)
+    if settings.kind != "local":
+        raise NsganetError(f"unknown executor {settings.kind!r}; choose from {', '.join(EXECUTORS)}")
+    if settings.workers <= 1:
+        return SerialExecutor(fn)
+    return ProcessPoolExecutor(fn, settings.workers, retries=settings.retries)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsganet.errors import NsganetError
+from nsganet.errors import NsganetError, torch_load_problem
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -190,7 +190,10 @@ def read_spec(path: str | Path) -> NetSpec:
     except json.JSONDecodeError as exc:
         raise NsganetError(f"{file} is not valid JSON (line {exc.lineno})") from None
     spec = NetSpec.from_dict(values, where=str(file))
-    spec.genome()  # the architecture string must parse in its space
+    try:
+        spec.genome()  # the architecture string must parse in its space
+    except NsganetError as exc:
+        raise NsganetError(f"{file}: {exc}") from None
     return spec
 
 
@@ -204,13 +207,37 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-        raise NsganetError(f"cannot read weights {path}: {str(exc).splitlines()[0][:200]}") from None
+        raise NsganetError(f"cannot read weights {path}: {torch_load_problem(exc)}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise NsganetError(f"{path} is not a state_dict of tensors")
+    mismatch = _state_mismatch(model.state_dict(), state)
+    if mismatch:
+        raise NsganetError(f"weights {path} do not fit the network: {mismatch}")
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise NsganetError(f"weights {path} do not fit the network: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _state_mismatch(expected: dict[str, Any], given: dict[str, Any]) -> str:
+    """How a ``state_dict`` differs from the network's, in one line ('' when it fits).
+
+    torch's own message puts the heading on its first line and the keys on the
+    next ones; this names the counts and the first key of each kind instead.
+    """
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [k for k in expected if k in given and tuple(expected[k].shape) != tuple(given[k].shape)]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key(s), e.g. {missing[0]!r}")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s), e.g. {unexpected[0]!r}")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} of another shape, e.g. {k!r} {tuple(given[k].shape)} instead of "
+                     f"{tuple(expected[k].shape)}")
+    return "; ".join(parts)
 
 
 def load_net(path: str | Path, weights: str | Path | None = None, **overrides: Any) -> tuple[NetSpec, nn.Module]:

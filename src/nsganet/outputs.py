@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,24 @@ EVALUATIONS_CSV = "evaluations.csv"
 FRONT_CSV = "front.csv"
 STATS_DIR = "stats"
 FAILED_DIR = "failed"
+#: Longest name :func:`safe_name` returns (file systems allow 255 bytes).
+MAX_NAME = 200
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_name(text: object, fallback: str = "unnamed") -> str:
+    """``text`` as a single file or folder name that cannot leave the folder it is joined to.
+
+    Names built from user data (a custom space's or strategy's name, a
+    dataset name) become parts of paths. Every character outside
+    ``[A-Za-z0-9._-]`` (separators, NUL, spaces, non-ASCII) becomes ``-`` and
+    leading dots become ``-`` too, so the result is never ``.``, ``..``, a
+    hidden file nor an absolute path; an empty name becomes ``fallback``.
+    """
+    name = _UNSAFE_CHARS.sub("-", str(text))[:MAX_NAME]
+    stripped = name.lstrip(".")
+    name = "-" * (len(name) - len(stripped)) + stripped
+    return name or fallback
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -79,7 +98,7 @@ def read_stats(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def failed_path(run_dir: Path, seq: int) -> Path:
-    return run_dir / FAILED_DIR / f"{seq:05d}.txt"
+    return run_dir / FAILED_DIR / safe_name(f"{seq:05d}.txt")
 
 
 def write_failure(run_dir: Path, evaluation: Evaluation, detail: str | None) -> None:

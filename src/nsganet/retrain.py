@@ -184,7 +184,7 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 def _check_resumable(state: Mapping[str, Any], settings: dict[str, Any], meta: dict[str, Any], out: Path) -> None:
     """Refuse to resume a checkpoint written with other settings, data or network (one line naming the first)."""
-    if state.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
         raise NsganetError(f"{out / CHECKPOINT_FILE} is not an nsganet re-training checkpoint")
     for what, now, then in (("setting", settings, state.get("settings", {})), ("", meta, state.get("meta", {}))):
         for key in [*now, *(k for k in then if k not in now)]:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nsganet import outputs
 from nsganet.config import SearchConfig, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import Executor, make_executor
+from nsganet.executors import Executor, ExecutorSettings, make_executor
 from nsganet.indicators import normalized_hypervolume
 from nsganet.objectives import OBJECTIVES
 from nsganet.problem import Problem
@@ -119,14 +119,14 @@ class Study:
 
     def __init__(self, problem: Problem, strategy: Strategy, budget: int, seed: int, out: str | Path,
                  config: dict[str, Any], resume: bool = False, progress: bool = True,
-                 plots: bool = True, workers: int = 1) -> None:
+                 plots: bool = True, executor: ExecutorSettings | None = None) -> None:
         if budget < 1:
             raise ConfigError(f"budget must be at least 1, got {budget}")
         self.problem, self.strategy = problem, strategy
         self.space, self.objectives = problem.space, problem.objectives
         self.budget, self.seed, self.config = budget, seed, config
         self.out, self.resume, self.progress, self.plots = Path(out), resume, progress, plots
-        self.workers = workers
+        self.executor = executor or ExecutorSettings()
 
     # -- set-up ----------------------------------------------------------------------------
     def _open_store(self) -> RunStore:
@@ -165,7 +165,7 @@ class Study:
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
         store = self._open_store()
-        executor = make_executor(self.problem.evaluate, self.workers)
+        executor = make_executor(self.problem.evaluate, self.executor)
         try:
             return self._run(store, executor)
         finally:

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from nsganet.errors import NsganetError
+from nsganet.errors import NsganetError, torch_load_problem
 
 logger = logging.getLogger("nsganet")
 
@@ -106,7 +106,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise NsganetError(f"no such checkpoint: {path}") from None
     except Exception as exc:  # corrupt, truncated or not a torch file
-        raise NsganetError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0][:200]}") from None
+        raise NsganetError(f"cannot read checkpoint {path}: {torch_load_problem(exc)}") from None
 
 
 def train_supernet(supernet: nn.Module, loader_for_epoch: Any, settings: SupernetTrainSettings, out: Path,
@@ -120,7 +120,10 @@ def train_supernet(supernet: nn.Module, loader_for_epoch: Any, settings: Superne
     existing checkpoint in ``out`` is continued; the final weights are written
     to ``out/supernet.pt``.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NsganetError(f"cannot create {out}: {exc.strerror or exc}") from None
     meta = dict(meta or {})
     params = [p for p in supernet.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
@@ -132,6 +135,8 @@ def train_supernet(supernet: nn.Module, loader_for_epoch: Any, settings: Superne
         if not resume:
             raise NsganetError(f"{out} already holds supernet training; pass --resume to continue it")
         state = load_checkpoint(checkpoint_path)
+        if not isinstance(state, dict) or "model" not in state:
+            raise NsganetError(f"{checkpoint_path} is not an nsganet supernet training checkpoint")
         if state.get("meta") != meta or state.get("settings") != dataclasses.asdict(settings):
             raise NsganetError(f"cannot resume {out}: it was started with other settings or data")
         supernet.load_state_dict(state["model"])

@@ -157,6 +157,11 @@ def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
         raise TrainingDiverged(f"loss is {loss_sum} in epoch {epoch + 1}, by step {step}")
 
 
+def default_device() -> torch.device:
+    """Where evaluations train: the first visible GPU when there is one (a pool worker sees only its own)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], settings: TrainSettings,
           device: torch.device | str = "cpu") -> TrainHistory:
     """Train ``model`` in place on the batches of ``loader`` for ``settings.epochs`` epochs."""

@@ -152,9 +152,6 @@ def run(args: argparse.Namespace) -> int:
         raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")
     if args.onnx and weights is None:
         raise NsganetError(f"--onnx needs trained weights in {folder / WEIGHTS_FILE} (net.onnx holds the same)")
-    if weights is None:
-        print(f"nsganet: warning: {folder} has no {WEIGHTS_FILE}: evaluating untrained weights "
-              "(train it with 'nsganet train', or give --weights FILE)", file=sys.stderr)
     test, data = _test_data(spec, args)
     names = corruption_names(test.channels, args.corruptions)
     eps = list(DEFAULT_EPS) if args.eps is None else args.eps
@@ -163,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NsganetError(f"cannot create {out}: {exc.strerror or exc}") from None
+    if weights is None:  # warned only once the input is known to be good: an error stays the only line
+        print(f"nsganet: warning: {folder} has no {WEIGHTS_FILE}: evaluating untrained weights "
+              "(train it with 'nsganet train', or give --weights FILE)", file=sys.stderr)
 
     def progress(line: str) -> None:
         print(f"  {line}", file=sys.stderr, flush=True)

@@ -84,14 +84,40 @@ def _numpy_reconstruct() -> Any:
     return _reconstruct
 
 
+def _numpy_frombuffer() -> Any:
+    """How numpy rebuilds an array pickled with protocol 5: ``frombuffer`` and a reshape, no code from the file."""
+    try:
+        from numpy._core.numeric import _frombuffer  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer
+
+
+def _latin1_bytes(text: Any, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as Python 3 pickles bytes under protocols 0-2 (``encode(text, 'latin1')``), nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _ForbiddenGlobal(f"_codecs.encode of a {type(text).__name__} with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles CIFAR batches: dicts, lists, strings, numbers and numpy arrays, and no other global."""
+    """Unpickles CIFAR batches: dicts, lists, strings, numbers and numpy arrays, and no other global.
+
+    Python 3 writes bytes (and so numpy arrays) under pickle protocols 0-2 as
+    ``_codecs.encode(text, 'latin1')``; that call is allowed for latin-1 only.
+    Protocol 5 rebuilds arrays with numpy's ``_frombuffer``.
+    """
 
     _RECONSTRUCT = frozenset({("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct")})
+    _FROMBUFFER = frozenset({("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")})
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in self._RECONSTRUCT:
             return _numpy_reconstruct()
+        if (module, name) in self._FROMBUFFER:
+            return _numpy_frombuffer()
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
         if module == "numpy" and name in ("ndarray", "dtype"):
             return getattr(np, name)
         raise _ForbiddenGlobal(f"{module}.{name}")
@@ -394,6 +420,10 @@ def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise data_error(path, "no such file (expected a .npz file with x_train, y_train)")
+    with path.open("rb") as handle:  # np.load takes anything else for a pickle and advises loading it unsafely
+        head = handle.read(6)
+    if not head.startswith((b"PK", b"\x93NUMPY")):
+        raise data_error(path, "not a .npz file (a .npz is a zip archive of .npy arrays, as numpy.savez writes)")
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:

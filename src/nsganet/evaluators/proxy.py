@@ -20,7 +20,7 @@ import torch
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
 from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
-from nsganet.training import TrainSettings, accuracy, train
+from nsganet.training import TrainSettings, accuracy, default_device, train
 
 
 def architecture_seed(seed: int, arch: str) -> int:
@@ -79,10 +79,12 @@ class ProxyEvaluator:
         train_loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
                                    augmentation=self.augmentation, seed=seed, drop_last=len(self.train_set) >
                                    self.settings.batch_size, channels_last=True)
-        train(model, train_loader, self.settings.train)
+        device = default_device()
+        train(model, train_loader, self.settings.train, device=device)
         valid_loader = BatchLoader(self.valid_set, 512, self.mean, self.std, shuffle=False, channels_last=True)
-        values = {"error": 100.0 - accuracy(model, valid_loader)}
+        values = {"error": 100.0 - accuracy(model, valid_loader, device=device)}
         if self.settings.fgsm_eps is not None:
+            model.cpu()  # the attack runs where the validation images are
             values["robustness"] = 100.0 - fgsm_robustness(model, self.valid_set.images, self.valid_set.labels,
                                                            self.valid_set.num_classes, self.settings.fgsm_eps,
                                                            self.mean, self.std, batch_size=512)

@@ -23,7 +23,7 @@ from nsganet.evaluators.proxy import architecture_seed
 from nsganet.nn.bn_calibration import recalibrate_bn
 from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
-from nsganet.training import TrainSettings, accuracy, train
+from nsganet.training import TrainSettings, accuracy, default_device, train
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class SupernetEvaluator:
     def subnet(self, arch: Architecture, calibrate: bool = True) -> torch.nn.Module:
         """The architecture's network with inherited (and, by default, recalibrated) weights."""
         self.supernet.set_active(arch.genome)
-        subnet = self.supernet.get_active_subnet()
+        subnet = self.supernet.get_active_subnet().to(default_device())
         if calibrate:
             recalibrate_bn(subnet, self.calibration)
         return subnet.eval()
@@ -73,7 +73,8 @@ class SupernetEvaluator:
     def error(self, model: torch.nn.Module) -> float:
         """Validation error of a network, in percent."""
         loader = BatchLoader(self.valid_set, self.settings.eval_batch_size, self.mean, self.std, shuffle=False)
-        return 100.0 - accuracy(model, loader, channels_last=False)
+        device = next(model.parameters()).device
+        return 100.0 - accuracy(model, loader, device=device, channels_last=False)
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
         model = self.subnet(arch)
@@ -84,11 +85,11 @@ class SupernetEvaluator:
             loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
                                  augmentation=Augmentation(crop_padding=padding, flip=self.train_set.flip),
                                  seed=seed, drop_last=len(self.train_set) > self.settings.batch_size)
-            train(model, loader, self.settings.finetune)
+            train(model, loader, self.settings.finetune, device=default_device())
         values = {"error": self.error(model)}
         if self.settings.fgsm_eps is not None:
             values["robustness"] = 100.0 - fgsm_robustness(
-                model, self.valid_set.images, self.valid_set.labels, self.valid_set.num_classes,
+                model.cpu(), self.valid_set.images, self.valid_set.labels, self.valid_set.num_classes,
                 self.settings.fgsm_eps, self.mean, self.std, batch_size=self.settings.eval_batch_size)
         return values
 

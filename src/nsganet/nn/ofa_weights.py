@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from nsganet.errors import NsganetError
+from nsganet.errors import NsganetError, torch_load_problem
 from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
 
 log = logging.getLogger(__name__)
@@ -163,8 +163,7 @@ def load_ofa_checkpoint(supernet: MobileNetV3Supernet, path: str | Path, strict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for unreadable or unsafe files
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"cannot read OFA checkpoint {path}: {first_line}") from None
+        raise CheckpointError(f"cannot read OFA checkpoint {path}: {torch_load_problem(exc)}") from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     try:

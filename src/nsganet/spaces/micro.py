@@ -100,10 +100,14 @@ class MicroSpace(SearchSpace):
                     raise InvalidArchitecture(f"micro {block} node {k} {node!r} must be 'op(input) + op(input)'")
                 for branch in branches:
                     match = _BRANCH.match(branch)
-                    if match is None or match.group(1) not in _OP_INDEX:
+                    if match is None:
                         raise InvalidArchitecture(
-                            f"micro {block} node {k}: {branch!r} is not 'operation(input)' with an operation "
-                            f"from {', '.join(OPERATIONS)}")
+                            f"micro {block} node {k}: {branch!r} is not 'operation(input)' with input h-2, h-1 "
+                            f"or an earlier node n0, n1, ...")
+                    if match.group(1) not in _OP_INDEX:
+                        raise InvalidArchitecture(
+                            f"micro {block} node {k}: unknown operation {match.group(1)!r}; operations: "
+                            f"{', '.join(OPERATIONS)}")
                     index = _input_index(match.group(2))
                     if index > k + 1:
                         raise InvalidArchitecture(

@@ -16,7 +16,12 @@ import numpy as np
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import Strategy
-from nsganet.strategies.operators import PolynomialMutation, UniformCrossover, UnitCrossover
+from nsganet.strategies.operators import (
+    PolynomialMutation,
+    UniformCrossover,
+    UnitCrossover,
+    check_variation_options,
+)
 from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
 
 
@@ -31,6 +36,7 @@ class NSGA2(Strategy):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_variation_options(self.name, self.crossover_prob, self.mutation_prob, self.mutation_eta)
         self.crossover = self.make_crossover()
         self.mutation = PolynomialMutation(self.mutation_prob, self.mutation_eta)
 

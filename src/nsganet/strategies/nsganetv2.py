@@ -27,7 +27,7 @@ from nsganet.errors import ConfigError
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
 from nsganet.strategies.base import Strategy
-from nsganet.strategies.operators import PolynomialMutation, UniformCrossover
+from nsganet.strategies.operators import PolynomialMutation, UniformCrossover, check_variation_options
 from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
 from nsganet.strategies.subset import select_hypervolume, select_spread
 from nsganet.surrogates import TARGETS, Predictor, feature_names, get_features, get_predictor, predictor_names, quality
@@ -68,6 +68,7 @@ class NSGANetV2(Strategy):
                 raise ConfigError(f"nsganetv2 {option} must be one of {', '.join(known)}, got {value!r}")
         if self.n_doe < 0 or self.n_candidates < 1 or self.generations < 1:
             raise ConfigError("nsganetv2 needs n_doe >= 0, n_candidates >= 1 and generations >= 1")
+        check_variation_options(self.name, self.crossover_prob, self.mutation_prob, self.mutation_eta)
         self.crossover = UniformCrossover(self.crossover_prob)
         self.mutation = PolynomialMutation(self.mutation_prob, self.mutation_eta)
 

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nsganet.errors import ConfigError
 from nsganet.spaces.base import Encoding
+
+
+def check_variation_options(strategy: str, crossover_prob: float, mutation_prob: float, mutation_eta: float) -> None:
+    """Refuse variation options that would silently mean something else (from a config file or -S)."""
+    for option, value in (("crossover_prob", crossover_prob), ("mutation_prob", mutation_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{strategy} {option} is a probability and must lie in [0, 1], got {value}")
+    if not mutation_eta >= 0.0:
+        raise ConfigError(f"{strategy} mutation_eta must be non-negative, got {mutation_eta}")
 
 
 @dataclass(frozen=True)
