@@ -16,7 +16,7 @@ by status (an evaluation whose worker died is retried, so every evaluation
 must be accounted for), and whether ``evaluations.csv`` equals the
 reference's. Needs Ray (``pip install 'nsganet[ray]'``).
 
-    python benchmarks/ray_scaling.py                 # budget 40, 2 nodes x 1 CPU
+    python benchmarks/ray_scaling.py                 # budget 60, 2 nodes x 1 CPU
     python benchmarks/ray_scaling.py --budget 100 --cpus 2
 """
 
@@ -80,7 +80,7 @@ def run(argv: list[str], store: Path, kill_after: int | None = None) -> tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=int, default=40)
+    parser.add_argument("--budget", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpus", type=int, default=1, help="CPUs of each of the two Ray nodes")
     parser.add_argument("--kill-after", type=int, default=5, help="stored evaluations before the kill")

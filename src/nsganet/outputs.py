@@ -98,7 +98,7 @@ def read_stats(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def failed_path(run_dir: Path, seq: int) -> Path:
-    return run_dir / FAILED_DIR / safe_name(f"{seq:05d}.txt")
+    return run_dir / FAILED_DIR / f"{seq:05d}.txt"
 
 
 def write_failure(run_dir: Path, evaluation: Evaluation, detail: str | None) -> None:

@@ -23,7 +23,7 @@ from nsganet.config import SearchConfig
 from nsganet.errors import NsganetError
 from nsganet.netfile import NetSpec, write_net
 from nsganet.objectives import OBJECTIVES
-from nsganet.outputs import atomic_write, front_of, objective_matrix, safe_name
+from nsganet.outputs import atomic_write, front_of, objective_matrix
 from nsganet.selection import parse_preference, select
 from nsganet.store import Evaluation, RunStore
 from nsganet.study import STORE_FILE, read_run_config
@@ -149,8 +149,8 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
         model = None
         if source["subnet"] is not None:
             model = source["subnet"](space.architecture(np.asarray(evaluation.genome)))
-        name = safe_name(f"arch-{evaluation.seq:05d}")  # the number comes from the run's store file
-        folder = write_net(folder_root / name, spec, model, weights=model is not None, onnx=onnx)
+        folder = write_net(folder_root / f"arch-{evaluation.seq:05d}", spec, model, weights=model is not None,
+                           onnx=onnx)
         selected.append(Selected(rank, evaluation, float(score), folder))
     _write_selection_csv(folder_root, selected, record.objectives, "asf" if prefer is not None else "tradeoff")
     return selected

@@ -22,7 +22,7 @@ import numpy as np
 
 from nsganet.errors import NsganetError
 from nsganet.objectives import OBJECTIVES
-from nsganet.outputs import atomic_write, front_of, objective_matrix, safe_name
+from nsganet.outputs import atomic_write, front_of, objective_matrix
 from nsganet.report import figures as figs
 from nsganet.report.html import Figure, render_page
 from nsganet.report.run_data import RunData, load_run
@@ -195,7 +195,7 @@ def _drawings(data: RunData, out: Path, notes: list[str]) -> list[Figure]:
     drawn: list[Figure] = []
     for i in picks:
         e = data.front[int(i)]
-        file = safe_name(f"cell_{e.seq:05d}.png")  # the number comes from the run's store file
+        file = f"cell_{e.seq:05d}.png"
         try:
             space.draw(np.asarray(e.genome, dtype=np.int64), out / file)
         except NotImplementedError:
