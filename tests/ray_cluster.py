@@ -60,5 +60,5 @@ def local_cluster(nodes: int = 2, cpus_per_node: int = 1, pythonpath: str | None
 
 def evaluating_workers() -> list[int]:
     """Pids of Ray worker processes busy with an evaluation (Ray names them after the task)."""
-    ps = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     return [int(line.split(None, 1)[0]) for line in ps.splitlines() if "ray::_evaluate_task" in line]

@@ -16,3 +16,11 @@ def dies_on_some(arch):
 def fails_on_setup(arch):
     """A mistake in the set-up (not in the architecture): the search must stop with it."""
     raise NsganetError("the evaluator's data directory is missing")
+
+
+def slow_sum(arch):
+    """Scores a genome by its sum after a short wait, long enough for a node to die mid-evaluation."""
+    import time
+
+    time.sleep(0.5)
+    return {"error": float(sum(arch.genome)), "size": float(max(arch.genome))}
