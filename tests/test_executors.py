@@ -46,6 +46,31 @@ def die_once(marker):
     return {"value": 1.0}
 
 
+def one_kills_its_worker(x):
+    """Item 1 kills its worker every time; the others take a moment, so some run beside it."""
+    import time
+
+    if x == 1:
+        time.sleep(0.05)
+        os._exit(1)
+    time.sleep(0.2)
+    return {"value": float(x)}
+
+
+def _refuse_to_load():
+    raise RuntimeError("this evaluation function cannot be loaded in a worker")
+
+
+class Unloadable:
+    """An evaluation function that breaks every worker as it starts (it cannot be unpickled there)."""
+
+    def __reduce__(self):
+        return (_refuse_to_load, ())
+
+    def __call__(self, x):
+        return {"value": float(x)}
+
+
 def threads_seen(_):
     import torch
 
@@ -176,3 +201,24 @@ def test_executor_settings_choose_the_executor():
     assert isinstance(pool, ProcessPoolExecutor) and pool.workers == 3 and pool.retries == 4
     with pytest.raises(NsganetError, match="unknown executor 'slurm'"):
         make_executor(square, ExecutorSettings(kind="slurm"))
+
+
+def test_only_the_evaluation_that_kills_its_worker_fails_the_others_are_rerun():
+    pool = ProcessPoolExecutor(one_kills_its_worker, workers=2, threads=1, retries=1)
+    try:
+        outcomes = sorted(pool.map_unordered(list(range(8))), key=lambda o: o.index)
+    finally:
+        pool.close()
+    assert [o.index for o in outcomes] == list(range(8))
+    assert outcomes[1].reason == "worker process died (2 attempts)"
+    assert all(o.reason is None and o.objectives == {"value": float(o.index)} for o in outcomes if o.index != 1)
+
+
+def test_workers_that_die_before_evaluating_fail_the_batch_after_the_retries():
+    pool = ProcessPoolExecutor(Unloadable(), workers=2, threads=1, retries=1)
+    try:
+        outcomes = list(pool.map_unordered([0, 1, 2]))
+    finally:
+        pool.close()
+    assert sorted(o.index for o in outcomes) == [0, 1, 2]
+    assert {o.reason for o in outcomes} == {"worker processes keep dying before they evaluate (2 attempts)"}
