@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
+#: One token for every cluster this process starts: a process that joined one cluster keeps the token it read.
+TOKEN = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -30,12 +32,12 @@ def _ray(*args: str, env: dict[str, str]) -> None:
 def local_cluster(nodes: int = 2, cpus_per_node: int = 1, pythonpath: str | None = None) -> Iterator[str]:
     """Start a head and ``nodes - 1`` worker nodes; yield the head's address; stop them all afterwards.
 
-    The cluster uses token authentication with a fresh token, which this
-    process's environment carries while the cluster runs (so that drivers
-    started from here, and this process itself, can join it).
+    The cluster uses token authentication with this process's token, which
+    its environment carries while the cluster runs (so that drivers started
+    from here, and this process itself, can join it).
     """
     port = free_port()
-    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
     saved = {k: os.environ.get(k) for k in auth}
     os.environ.update(auth)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE", "RAY_USAGE_STATS_ENABLED": "0"}
