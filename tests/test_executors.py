@@ -1,6 +1,7 @@
 """Evaluation in local worker processes: results, failures with tracebacks, dead workers, thread shares."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -31,10 +32,15 @@ def die(x):
     return {"value": float(x)}
 
 
-def device_seen(_):
+def device_seen(rendezvous):
+    """The device this worker sees, once every worker of the pool has started (so that all take items)."""
     import time
 
-    time.sleep(0.05)  # long enough for every worker to take some items
+    folder, workers = rendezvous
+    Path(folder, str(os.getpid())).touch()
+    deadline = time.monotonic() + 120
+    while len(os.listdir(folder)) < workers and time.monotonic() < deadline:
+        time.sleep(0.01)
     return {"device": float(os.environ["CUDA_VISIBLE_DEVICES"]), "pid": float(os.getpid())}
 
 
@@ -166,18 +172,19 @@ def test_devices_are_assigned_round_robin():
 
 
 @pytest.mark.parametrize("workers", [2, 4])
-def test_each_pool_worker_sees_only_its_own_gpu(workers):
+def test_each_pool_worker_sees_only_its_own_gpu(workers, tmp_path):
     pool = ProcessPoolExecutor(device_seen, workers=workers, threads=1, gpus=["0", "1"])
     try:
-        outcomes = list(pool.map_unordered(list(range(6 * workers))))
+        outcomes = list(pool.map_unordered([(str(tmp_path), workers)] * (2 * workers)))
     finally:
         pool.close()
     device_of = {}
     for o in outcomes:
+        assert o.reason is None, o.detail
         assert device_of.setdefault(o.objectives["pid"], o.objectives["device"]) == o.objectives["device"]
-    assert len(device_of) >= 2, "the items must have been spread over several workers"
+    assert len(device_of) == workers  # every worker took items
     per_device = [sum(d == g for d in device_of.values()) for g in (0.0, 1.0)]
-    assert max(per_device) <= workers // 2  # no GPU gets more than its share of workers
+    assert per_device == [workers // 2, workers // 2]  # each GPU gets its share of workers
 
 
 def test_an_evaluation_whose_worker_died_once_is_retried(tmp_path):

@@ -17,6 +17,7 @@ import concurrent.futures as cf
 import logging
 import multiprocessing
 import os
+import queue
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -80,9 +81,9 @@ def _start_worker(fn: EvaluationFn, threads: int, seats: Any, running: Any) -> N
     """Initialise a pool worker: its evaluation function, CPU threads, its slot and (with GPUs) its own device."""
     global _WORKER_FN, _WORKER_SLOT, _RUNNING
     _WORKER_FN, _RUNNING = fn, running
-    try:
-        _WORKER_SLOT, device = seats.get_nowait()
-    except Exception:  # queue.Empty: more workers started than seats handed out (a replaced worker)
+    try:  # the parent's puts reach the pipe through a feeder thread: wait for them
+        _WORKER_SLOT, device = seats.get(timeout=60)
+    except queue.Empty:  # more workers started than seats handed out: no slot, every device
         _WORKER_SLOT, device = -1, None
     if device is not None:  # before the first CUDA call of this process
         os.environ["CUDA_VISIBLE_DEVICES"] = device
