@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,17 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", **(env or {})}
     return subprocess.run([sys.executable, "-m", "nsganet", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
+
+
+def finished_evaluations(store: Path) -> int:
+    """Finished evaluations in a run store another process may be writing (0 before it has its schema)."""
+    if not store.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running'").fetchone()[0]
+    except sqlite3.Error:  # created but schema not written yet
+        return 0
 
 
 def lookup_evaluator(accuracy: dict[str, float]):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import METRIC, NB201, lookup_evaluator, run_cli
+from conftest import METRIC, NB201, finished_evaluations, lookup_evaluator, run_cli
 
 import nsganet
 from nsganet.errors import ConfigError
@@ -217,16 +217,6 @@ def _v2_argv(table, config, out):
             "--pop-size", "20", "--seed", "5", "--config", str(config), "--out", str(out), "-q", "--resume"]
 
 
-def _finished(store):
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 @pytest.mark.slow
 def test_killed_nsganetv2_search_resumes_to_the_uninterrupted_result(tmp_path, nb201_table):
     config = tmp_path / "v2.yaml"
@@ -239,7 +229,7 @@ def test_killed_nsganetv2_search_resumes_to_the_uninterrupted_result(tmp_path, n
     for target in (5, 22, 37, 51):
         proc = subprocess.Popen([sys.executable, "-m", "nsganet", *_v2_argv(nb201_table, config, out)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        while proc.poll() is None and _finished(out / "run.sqlite") < target:
+        while proc.poll() is None and finished_evaluations(out / "run.sqlite") < target:
             time.sleep(0.005)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)

@@ -7,13 +7,13 @@ and stopping a cluster stops every Ray process on the machine.
 import importlib.util
 import os
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import finished_evaluations
 from ray_cluster import local_cluster
 
 import nsganet
@@ -31,16 +31,6 @@ def worker_node_raylets() -> list[int]:
             if "/raylet/raylet " in line and "__internal_head__" not in line]
 
 
-def stored(store: Path) -> int:
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running'").fetchone()[0]
-    except sqlite3.Error:
-        return 0
-
-
 def test_evaluations_of_a_dead_node_are_rerun_on_the_others(tmp_path):
     from ray_evaluators import slow_sum
 
@@ -53,7 +43,7 @@ def test_evaluations_of_a_dead_node_are_rerun_on_the_others(tmp_path):
         killed = []
 
         def kill_node_after_three_results() -> None:
-            while stored(tmp_path / "ray" / "run.sqlite") < 3 and time.monotonic() < deadline:
+            while finished_evaluations(tmp_path / "ray" / "run.sqlite") < 3 and time.monotonic() < deadline:
                 time.sleep(0.02)
             os.kill(raylets[0], signal.SIGKILL)  # the whole node: its raylet, and with it its workers
             killed.append(raylets[0])

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import METRIC, NB201, run_cli
+from conftest import METRIC, NB201, finished_evaluations, run_cli
 
 TABLE_BUDGET = 150
 DIGITS_BUDGET = 12
@@ -41,16 +41,6 @@ def v2_search(out):
             "--vld-size", "1000", "--budget", str(V2_BUDGET), "-S", "n_doe=8", "-S", "n_candidates=4",
             "-S", "predictor=rbf", "-S", "generations=5", "--seed", "2", "--workers", "1",
             "--out", str(out), "-q", "--resume"]
-
-
-def finished_evaluations(store: Path) -> int:
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=1) as conn:
-            return conn.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running'").fetchone()[0]
-    except sqlite3.Error:  # created but schema not written yet
-        return 0
 
 
 def kill_at(targets: list[Callable[[], bool]], argv: list[str], out: Path, rng: random.Random) -> list[int]:
