@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ray_cluster import evaluating_workers, local_cluster
+from ray_cluster import evaluating_workers, local_cluster, store_counts
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ray"
 
@@ -41,13 +40,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "ray"
 def search_argv(args: argparse.Namespace, out: Path) -> list[str]:
     return [sys.executable, "-m", "nsganet", "search", "--epochs", "1", "--train-images", "320", "--channels", "8",
             "--budget", str(args.budget), "--pop-size", "10", "--seed", str(args.seed), "--out", str(out), "-q"]
-
-
-def store_counts(store: Path) -> dict[str, int]:
-    with sqlite3.connect(store) as conn:
-        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise RuntimeError(f"{store} failed the integrity check")
-        return dict(conn.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status").fetchall())
 
 
 def killer(store: Path, after: int, done: threading.Event, killed: list[int]) -> None:

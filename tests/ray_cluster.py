@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -64,3 +65,11 @@ def evaluating_workers() -> list[int]:
     """Pids of Ray worker processes busy with an evaluation (Ray names them after the task)."""
     ps = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     return [int(line.split(None, 1)[0]) for line in ps.splitlines() if "ray::_evaluate_task" in line]
+
+
+def store_counts(store: Path) -> dict[str, int]:
+    """Evaluations of a run store by status, after checking the store's integrity."""
+    with sqlite3.connect(store) as conn:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            raise RuntimeError(f"{store} failed the integrity check")
+        return dict(conn.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status").fetchall())

@@ -3,7 +3,6 @@
 import importlib.util
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from ray_cluster import evaluating_workers, local_cluster
+from ray_cluster import evaluating_workers, local_cluster, store_counts
 
 import nsganet
 from nsganet.errors import NsganetError
@@ -30,12 +29,6 @@ def cluster():
     """Address of a two-node Ray cluster on this machine (one CPU each), stopped after the module."""
     with local_cluster(nodes=2, cpus_per_node=1, pythonpath=str(TESTS)) as address:
         yield address
-
-
-def store_counts(store: Path) -> dict[str, int]:
-    with sqlite3.connect(store) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return dict(conn.execute("SELECT status, COUNT(*) FROM evaluations GROUP BY status").fetchall())
 
 
 def test_search_on_the_cluster_survives_a_killed_worker_and_matches_a_local_run(tmp_path, cluster):

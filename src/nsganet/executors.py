@@ -44,6 +44,11 @@ class Outcome:
     detail: str | None = None
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message ('' when it has none): a failure reason fits on one line."""
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
 def run_one(fn: EvaluationFn, index: int, item: Any) -> Outcome:
     """Call ``fn(item)``; any exception except :class:`NsganetError` becomes a failed outcome."""
     start = time.perf_counter()
@@ -52,8 +57,8 @@ def run_one(fn: EvaluationFn, index: int, item: Any) -> Outcome:
     except NsganetError:
         raise
     except Exception as exc:  # an evaluation may fail in any way; the search goes on
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        reason = f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+        line = first_line(exc)
+        reason = f"{type(exc).__name__}: {line}" if line else type(exc).__name__
         return Outcome(index, None, reason, time.perf_counter() - start, traceback.format_exc())
     return Outcome(index, values, None, time.perf_counter() - start)
 

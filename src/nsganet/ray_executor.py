@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import EvaluationFn, Outcome, attempts_text, run_one
+from nsganet.executors import EvaluationFn, Outcome, attempts_text, first_line, run_one
 
 logger = logging.getLogger("nsganet")
 
@@ -67,9 +67,8 @@ class RayExecutor:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          logging_level=logging.WARNING, configure_logging=False)
             except (ConnectionError, ValueError, RuntimeError) as exc:
-                first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise NsganetError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: "
-                                   f"{first_line}") from None
+                                   f"{first_line(exc) or type(exc).__name__}") from None
         self._check_resources(cpus_per_eval, gpus_per_eval)
         self._fn = ray.put(fn)
         self._threads = max(1, int(cpus_per_eval))
@@ -113,7 +112,7 @@ class RayExecutor:
             cause = exc.cause
             if isinstance(cause, NsganetError):
                 raise NsganetError(str(cause)) from None
-            return Outcome(index, None, f"{type(cause).__name__}: {_first_line(cause)}", seconds, str(exc))
+            return Outcome(index, None, f"{type(cause).__name__}: {first_line(cause)}", seconds, str(exc))
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.ObjectLostError,
                 exceptions.OutOfMemoryError, exceptions.LocalRayletDiedError, exceptions.TaskCancelledError) as exc:
             reason = f"Ray worker died ({attempts_text(self.retries + 1)}): {type(exc).__name__}"
@@ -123,7 +122,3 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here and self.ray.is_initialized():
             self.ray.shutdown()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
