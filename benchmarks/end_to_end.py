@@ -36,14 +36,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
-from nsganet.net_training import train_net
-from nsganet.netfile import load_net
+from nsganet.deploy.netfile import load_net
+from nsganet.deploy.retrain import train_net
+from nsganet.deploy.select import export_selection
 from nsganet.nn.resnet import ResNet
-from nsganet.objectives import count_costs
 from nsganet.report.plots import _pyplot
-from nsganet.retrain import CHECKPOINT_FILE, RetrainSettings, fit, split_for
 from nsganet.robustness.evaluate import evaluate_network
-from nsganet.run_export import export_selection
+from nsganet.search.objectives import count_costs
+from nsganet.train.recipe import CHECKPOINT_FILE, RetrainSettings, fit, split_for
 
 #: ResNet shapes tried for the baseline: (width, blocks per stage)
 BASELINE_SHAPES = [(w, b) for w in (8, 12, 16, 20, 24, 32) for b in (1, 2, 3)]

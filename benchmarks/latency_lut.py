@@ -1,9 +1,9 @@
 """Latency look-up tables against measurement, for PyTorch (eager) and ONNX Runtime, in one run.
 
 For each back-end a look-up table of the configured mobilenetv3 supernet
-shape is built on this machine (``nsganet.lut.build_table``). Then random
+shape is built on this machine (``nsganet.costs.lut.build_table``). Then random
 subnets (the same ones for both back-ends) are built and timed with each
-back-end (``nsganet.latency.measure_latency``: median of ``--repeats`` runs,
+back-end (``nsganet.costs.latency.measure_latency``: median of ``--repeats`` runs,
 one thread, batch ``--batch``), alternating back-ends per subnet so that a
 busy spell of the machine hits both. Reported per back-end: the table's mean
 absolute percentage error and Spearman's rho / Kendall's tau against the
@@ -38,8 +38,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from nsganet.latency import BACKENDS, measure_latency
-from nsganet.lut import build_table
+from nsganet.costs.latency import BACKENDS, measure_latency
+from nsganet.costs.lut import build_table
 from nsganet.nn.mobilenetv3 import MobileNetV3
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
 

@@ -34,9 +34,9 @@ from scipy import stats
 from nsganet.data import BatchLoader, load_dataset, split_train_valid
 from nsganet.data.augment import Augmentation
 from nsganet.evaluators.supernet import SupernetEvaluator
-from nsganet.supernet import fit_supernet, load_supernet
-from nsganet.supernet_training import SUPERNET_FILE, SupernetTrainSettings
-from nsganet.training import TrainSettings, accuracy, train
+from nsganet.supernet.files import fit_supernet, load_supernet
+from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings
+from nsganet.train.loop import TrainSettings, accuracy, train
 
 HERE = Path(__file__).resolve().parent
 _STATE: dict = {}

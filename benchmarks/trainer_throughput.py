@@ -4,13 +4,13 @@ Both train the same fixed `micro` architecture (the proxy network of the
 default search, or a larger one with --channels/--layers) on the same
 in-memory data with the same batch size, optimiser and memory format. nsganet's
 side is the real pipeline: BatchLoader (uint8 -> float per batch, normalise,
-random crop + flip) and nsganet.training.train (cosine schedule, gradient
+random crop + flip) and nsganet.train.loop.train (cosine schedule, gradient
 clipping, divergence check). The plain loop feeds pre-normalised float tensors
 to forward/backward/SGD and nothing else. Rounds alternate between the two;
 the order alternates too, so that warm-up favours neither; the table reports medians.
 
 With --recipe nsganet's side is instead the re-training loop of ``nsganet
-train`` (nsganet.retrain.fit): random crop, flip and cutout, cosine schedule,
+train`` (nsganet.train.recipe.fit): random crop, flip and cutout, cosine schedule,
 gradient clipping, an EMA of the weights updated every step, and the
 per-epoch checkpoint, best/last weights and curves (their time is counted);
 the network is the same for both loops (no auxiliary head, no drop-path, so
@@ -33,9 +33,9 @@ import torch
 from torch import nn
 
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
-from nsganet.objectives import CostModel
+from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
-from nsganet.training import TrainSettings, train
+from nsganet.train.loop import TrainSettings, train
 
 #: A fixed, DARTS-like cell pair (separable convolutions, skip connections, pooling).
 ARCH = ("normal: sep_conv_3x3(h-1) + sep_conv_3x3(h-2) | sep_conv_3x3(h-2) + identity(h-1) | "
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--recipe", action="store_true",
-                        help="time the re-training loop (nsganet.retrain.fit: cutout, EMA, checkpoints) instead")
+                        help="time the re-training loop (nsganet.train.recipe.fit: cutout, EMA, checkpoints) instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -97,7 +97,7 @@ def main() -> None:
         return train(model, loader, settings).images_per_second
 
     def run_recipe(r: int) -> float:
-        from nsganet.retrain import RetrainSettings, fit
+        from nsganet.train.recipe import RetrainSettings, fit
 
         torch.manual_seed(r)
         model = space.build(genome, num_classes=10, input_size=args.size, **options)

@@ -93,8 +93,8 @@ class Inputs:
 
             from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
             from nsganet.spaces.mobilenetv3 import SupernetConfig
-            from nsganet.supernet import supernet_meta
-            from nsganet.supernet_training import FORMAT
+            from nsganet.supernet.files import supernet_meta
+            from nsganet.supernet.training import FORMAT
 
             config = SupernetConfig.small(16, width_mult=0.25)
             supernet = MobileNetV3Supernet(config, num_classes=10, in_channels=1)

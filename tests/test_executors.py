@@ -7,7 +7,7 @@ import pytest
 
 import nsganet
 from nsganet.errors import NsganetError
-from nsganet.executors import (
+from nsganet.executors.base import (
     ExecutorSettings,
     ProcessPoolExecutor,
     SerialExecutor,

@@ -10,11 +10,11 @@ import torch
 from conftest import METRIC, run_cli
 
 from nsganet.cli import main
+from nsganet.costs.latency import LatencyModel, measure_latency, onnx_session
+from nsganet.costs.lut import LatencyTable, build_table, layer_settings, network_layers, runs_channels_last
 from nsganet.errors import NsganetError
-from nsganet.latency import LatencyModel, measure_latency, onnx_session
-from nsganet.lut import LatencyTable, build_table, layer_settings, network_layers, runs_channels_last
 from nsganet.nn.mobilenetv3 import MobileNetV3
-from nsganet.objectives import CostModel
+from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
 
@@ -211,8 +211,8 @@ def test_lut_options_need_the_latency_objective_and_the_mobilenetv3_space(tmp_pa
 
 def test_a_mismatching_table_is_refused_before_the_run_directory_is_made(tmp_path, table, capsys):
     from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-    from nsganet.supernet import supernet_meta
-    from nsganet.supernet_training import FORMAT
+    from nsganet.supernet.files import supernet_meta
+    from nsganet.supernet.training import FORMAT
 
     config = SupernetConfig.small(16, width_mult=0.35)
     meta = supernet_meta(config, 10, 1, [0.5], [0.25], dataset="digits")
@@ -247,8 +247,8 @@ def test_three_objective_table_search_measures_latency(tmp_path, nb201_table, ca
 @pytest.mark.slow
 def test_three_objective_nsganetv2_search_predicts_latency_from_a_lut(tmp_path, capsys):
     from nsganet.data import load_dataset
-    from nsganet.supernet import fit_supernet
-    from nsganet.supernet_training import SUPERNET_FILE, SupernetTrainSettings
+    from nsganet.supernet.files import fit_supernet
+    from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings
 
     train, _ = load_dataset("digits")
     subset = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:160])

@@ -7,7 +7,7 @@ from torch import nn
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.macro import MacroNetwork, Phase, PhaseGraph
-from nsganet.objectives import CostModel
+from nsganet.search.objectives import CostModel
 from nsganet.spaces.macro import MacroSpace
 
 SPACE = MacroSpace()

@@ -10,11 +10,11 @@ from torch import nn
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.bn_calibration import recalibrate_bn
-from nsganet.nn.elastic import DynamicBatchNorm2d, DynamicLinear, DynamicSE, DynamicSeparableConv2d
 from nsganet.nn.mobilenetv3 import MobileNetV3, MobileNetV3Supernet
-from nsganet.objectives import CostModel
+from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig, make_divisible
+from nsganet.supernet.elastic import DynamicBatchNorm2d, DynamicLinear, DynamicSE, DynamicSeparableConv2d
 
 SPACE = MobileNetV3Space()  # the ImageNet supernet's space
 SMALL = SupernetConfig.small(32)

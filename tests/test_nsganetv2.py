@@ -15,7 +15,7 @@ from conftest import METRIC, NB201, finished_evaluations, lookup_evaluator, run_
 
 import nsganet
 from nsganet.errors import ConfigError
-from nsganet.indicators import normalized_hypervolume
+from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.spaces import get_space
 from nsganet.spaces.base import Encoding
 from nsganet.strategies import Archive, get_strategy

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from nsganet.errors import ConfigError
-from nsganet.objectives import CostModel, parse_objectives
+from nsganet.search.objectives import CostModel, parse_objectives
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.spaces.base import Encoding
 

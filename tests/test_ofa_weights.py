@@ -14,7 +14,7 @@ from conftest import randomise
 
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MobileNetV3Supernet, SupernetConfig
-from nsganet.nn.ofa_weights import (
+from nsganet.supernet.ofa_weights import (
     CheckpointError,
     load_ofa_checkpoint,
     load_ofa_state_dict,

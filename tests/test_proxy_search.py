@@ -12,7 +12,7 @@ from nsganet.config import SearchConfig
 from nsganet.data import load_dataset, split_train_valid
 from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings, architecture_seed
 from nsganet.spaces import get_space
-from nsganet.training import TrainSettings
+from nsganet.train.loop import TrainSettings
 
 TINY = {"epochs": 1, "train_images": 64, "batch_size": 32, "channels": 4}
 

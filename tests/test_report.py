@@ -18,14 +18,14 @@ from conftest import METRIC, run_cli
 
 import nsganet
 from nsganet.cli import main
+from nsganet.deploy.netfile import NetSpec
 from nsganet.errors import NsganetError
-from nsganet.netfile import NetSpec
 from nsganet.report.build import INDEX, generic_operations, write_report
 from nsganet.report.figures import operation_counts, operation_shares
+from nsganet.search.store import RunStore
 from nsganet.spaces import get_space
 from nsganet.spaces.base import SearchSpace
 from nsganet.spaces.nb201 import NB201Space
-from nsganet.store import RunStore
 
 CHROMIUM = shutil.which("chromium")
 XSS = "<script>alert(1)</script>"

@@ -1,4 +1,4 @@
-"""Re-training and fine-tuning: the recipe loop (nsganet.retrain.fit), `nsganet train NET`, the ResNet baseline."""
+"""Re-training and fine-tuning: the recipe loop (nsganet.train.recipe.fit), `nsganet train NET`, the ResNet baseline."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ from conftest import run_cli
 
 from nsganet.cli import main
 from nsganet.data import load_dataset, split_train_valid
-from nsganet.ema import ModelEMA
+from nsganet.deploy.netfile import NetSpec, load_net, read_spec, write_net
+from nsganet.deploy.retrain import train_net
 from nsganet.errors import NsganetError
-from nsganet.net_training import train_net
-from nsganet.netfile import NetSpec, load_net, read_spec, write_net
 from nsganet.nn.resnet import ResNet
-from nsganet.retrain import CHECKPOINT_FILE, RetrainSettings, fit
-from nsganet.supernet_training import load_checkpoint
+from nsganet.supernet.training import load_checkpoint
+from nsganet.train.ema import ModelEMA
+from nsganet.train.recipe import CHECKPOINT_FILE, RetrainSettings, fit
 
 #: a fixed DARTS-like cell pair (separable convolutions, skips, pooling)
 ARCH = ("normal: sep_conv_3x3(h-1) + sep_conv_3x3(h-2) | sep_conv_3x3(h-2) + identity(h-1) | "
@@ -97,7 +97,7 @@ def test_fit_writes_best_last_and_curves_and_learns(tmp_path, digits):
                                                                          model.state_dict().items()})
     # the saved best weights reach the recorded validation accuracy
     from nsganet.data import BatchLoader, channel_stats
-    from nsganet.training import accuracy
+    from nsganet.train.loop import accuracy
 
     restored = ResNet(num_classes=10, in_channels=1, width=8)
     restored.load_state_dict(best)
@@ -217,8 +217,8 @@ def untrained_supernet_file(tmp_path, mean, std):
     """An untrained tiny mobilenetv3 supernet saved as an nsganet supernet file, and its description."""
     from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
     from nsganet.spaces.mobilenetv3 import SupernetConfig
-    from nsganet.supernet import supernet_meta
-    from nsganet.supernet_training import FORMAT
+    from nsganet.supernet.files import supernet_meta
+    from nsganet.supernet.training import FORMAT
 
     config = SupernetConfig.small(16, width_mult=0.25)
     torch.manual_seed(0)
@@ -232,7 +232,7 @@ def untrained_supernet_file(tmp_path, mean, std):
 def mobilenet_folder(tmp_path, supernet_file=True):
     """A mobilenetv3 network exported with weights inherited from an untrained supernet."""
     from nsganet.spaces.mobilenetv3 import MobileNetV3Space
-    from nsganet.supernet import config_of
+    from nsganet.supernet.files import config_of
 
     spec = micro_spec()
     path, supernet, meta = untrained_supernet_file(tmp_path, spec.mean, spec.std)
@@ -248,7 +248,7 @@ def mobilenet_folder(tmp_path, supernet_file=True):
 
 
 def test_distillation_from_a_supernet_teacher_changes_the_update(tmp_path, digits):
-    from nsganet.net_training import supernet_teacher
+    from nsganet.deploy.retrain import supernet_teacher
 
     train, valid = digits
     folder, student = mobilenet_folder(tmp_path)

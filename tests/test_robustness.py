@@ -15,10 +15,10 @@ import nsganet
 from nsganet.cli import main
 from nsganet.commands.evaluate import DEFAULT_EPS_TEXT
 from nsganet.data import BatchLoader, channel_stats, load_dataset, split_train_valid
+from nsganet.deploy.netfile import NetSpec, write_net
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.evaluators import proxy as proxy_module
 from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
-from nsganet.netfile import NetSpec, write_net
 from nsganet.robustness import (
     CORRUPTIONS,
     DEFAULT_EPS,
@@ -33,7 +33,7 @@ from nsganet.robustness import (
     robustness_area,
 )
 from nsganet.spaces import get_space
-from nsganet.training import TrainSettings, accuracy, train
+from nsganet.train.loop import TrainSettings, accuracy, train
 
 RANDOM = {"gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "motion_blur", "fog"}
 
@@ -346,8 +346,8 @@ def test_proxy_evaluator_computes_robustness_only_when_asked(digits, monkeypatch
 def test_supernet_evaluator_robustness_is_the_fgsm_area_of_the_subnet(digits, tmp_path, one_thread):
     from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
     from nsganet.spaces.mobilenetv3 import SupernetConfig
-    from nsganet.supernet import fit_supernet
-    from nsganet.supernet_training import SupernetTrainSettings
+    from nsganet.supernet.files import fit_supernet
+    from nsganet.supernet.training import SupernetTrainSettings
 
     subset = digits[0].subset(torch.arange(160))
     search_train, search_valid = split_train_valid(subset, 0.25, seed=0)

@@ -12,7 +12,7 @@ from conftest import METRIC, run_cli
 
 import nsganet
 from nsganet.config import SearchConfig
-from nsganet.outputs import MAX_NAME, safe_name
+from nsganet.search.outputs import MAX_NAME, safe_name
 from nsganet.spaces.nb201 import NB201Space
 from nsganet.strategies.random_search import RandomSearch
 

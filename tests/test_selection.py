@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import METRIC, run_cli
 
+from nsganet.deploy.netfile import NetSpec, load_net, read_spec, write_net
 from nsganet.errors import NsganetError
-from nsganet.netfile import NetSpec, load_net, read_spec, write_net
-from nsganet.selection import achievement, parse_preference, select, tradeoff
+from nsganet.moo.selection import achievement, parse_preference, select, tradeoff
 from nsganet.spaces import get_space
 
 # A convex 2-objective front with one pronounced knee at (0.1, 0.1).
@@ -142,8 +142,8 @@ def test_mobilenetv3_selection_inherits_supernet_weights(tmp_path):
     # the exported weights score what the search recorded for this architecture
     from nsganet.api import _search_split
     from nsganet.data import BatchLoader
-    from nsganet.run_export import read_run
-    from nsganet.training import accuracy
+    from nsganet.deploy.select import read_run
+    from nsganet.train.loop import accuracy
 
     record = read_run(run)
     _, _, valid = _search_split(record.config)

@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from nsganet.errors import NsganetError
-from nsganet.store import RunStore
+from nsganet.search.store import RunStore
 
 
 def test_evaluations_move_from_running_to_finished(tmp_path):

@@ -11,15 +11,15 @@ from nsganet.data import load_dataset, split_train_valid
 from nsganet.errors import NsganetError
 from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
 from nsganet.spaces.mobilenetv3 import SupernetConfig
-from nsganet.supernet import fit_supernet, load_supernet
-from nsganet.supernet_training import (
+from nsganet.supernet.files import fit_supernet, load_supernet
+from nsganet.supernet.training import (
     CHECKPOINT_FILE,
     SUPERNET_FILE,
     SupernetTrainSettings,
     distillation_loss,
     load_checkpoint,
 )
-from nsganet.training import TrainSettings
+from nsganet.train.loop import TrainSettings
 
 TINY = SupernetConfig.small(16, width_mult=0.25)
 SETTINGS = SupernetTrainSettings(epochs=2, batch_size=32, n_random=1)
@@ -63,7 +63,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(tmp_path, digits):
     class Crash(Exception):
         pass
 
-    import nsganet.supernet_training as training
+    import nsganet.supernet.training as training
 
     original = training._train_epoch
     calls = {"n": 0}
@@ -159,8 +159,8 @@ def test_cli_trains_a_supernet_and_searches_it(tmp_path):
 
 def test_official_ofa_checkpoints_are_accepted_as_initial_weights(tmp_path):
     from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-    from nsganet.nn.ofa_weights import to_ofa_state_dict
-    from nsganet.supernet import load_initial_supernet
+    from nsganet.supernet.files import load_initial_supernet
+    from nsganet.supernet.ofa_weights import to_ofa_state_dict
 
     torch.manual_seed(0)
     source = MobileNetV3Supernet(SupernetConfig.imagenet(1.2), num_classes=1000)

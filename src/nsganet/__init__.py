@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from nsganet.api import run_config, search
 from nsganet.config import SearchConfig
+from nsganet.deploy.netfile import NetSpec, load_net
+from nsganet.deploy.select import export_selection
 from nsganet.errors import ConfigError, InvalidArchitecture, NsganetError
-from nsganet.netfile import NetSpec, load_net
-from nsganet.run_export import export_selection
+from nsganet.search.study import SearchResult
 from nsganet.spaces import Architecture, SearchSpace, get_space
 from nsganet.strategies import get_strategy
-from nsganet.study import SearchResult
 
 __version__ = "0.1.0"
 

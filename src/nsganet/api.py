@@ -11,13 +11,13 @@ from typing import Any
 from nsganet.config import SearchConfig
 from nsganet.errors import ConfigError
 from nsganet.evaluators import Evaluator, TableEvaluator
-from nsganet.executors import ExecutorSettings, visible_gpus
-from nsganet.objectives import CostModel, parse_objectives
-from nsganet.problem import Problem
-from nsganet.ray_executor import import_ray
+from nsganet.executors.base import ExecutorSettings, visible_gpus
+from nsganet.executors.ray import import_ray
+from nsganet.search.objectives import CostModel, parse_objectives
+from nsganet.search.problem import Problem
+from nsganet.search.study import SearchResult, Study, open_run_store
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
-from nsganet.study import SearchResult, Study, open_run_store
 
 logger = logging.getLogger("nsganet")
 
@@ -130,7 +130,7 @@ def _proxy_evaluator(config: SearchConfig, space: SearchSpace, build_options: di
     """Proxy training on the configured dataset's search-train / search-validation split."""
     from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings
     from nsganet.robustness.fgsm import objective_eps
-    from nsganet.training import TrainSettings
+    from nsganet.train.loop import TrainSettings
 
     fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # None unless robustness is an objective
     _, search_train, search_valid = _search_split(config)
@@ -148,9 +148,9 @@ def _supernet_evaluator(config: SearchConfig, out: Path, progress: bool) -> Any:
     """
     from nsganet.evaluators.supernet import SupernetEvalSettings, SupernetEvaluator
     from nsganet.robustness.fgsm import objective_eps
-    from nsganet.supernet import fit_supernet, load_supernet
-    from nsganet.supernet_training import SupernetTrainSettings
-    from nsganet.training import TrainSettings
+    from nsganet.supernet.files import fit_supernet, load_supernet
+    from nsganet.supernet.training import SupernetTrainSettings
+    from nsganet.train.loop import TrainSettings
 
     fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # checked before a supernet is trained
     train_set, search_train, search_valid = _search_split(config)
@@ -183,15 +183,15 @@ def _latency_model(config: SearchConfig, objectives: list[str], strategy: Strate
         if config.lut is not None:
             raise ConfigError("--lut predicts the latency objective: add latency to --objectives")
         return None
-    from nsganet.latency import LatencyModel
-    from nsganet.lut import LatencyTable
+    from nsganet.costs.latency import LatencyModel
+    from nsganet.costs.lut import LatencyTable
 
     table = LatencyTable.load(config.lut) if config.lut is not None else None
     model = LatencyModel(backend=config.latency_backend, batch_size=config.latency_batch, table=table)
     if table is not None and space.name == "mobilenetv3" and config.supernet is not None:
         from nsganet.spaces.mobilenetv3 import MobileNetV3Space
-        from nsganet.supernet import config_of
-        from nsganet.supernet_training import load_checkpoint
+        from nsganet.supernet.files import config_of
+        from nsganet.supernet.training import load_checkpoint
 
         meta = load_checkpoint(Path(config.supernet))
         if isinstance(meta, dict) and all(k in meta for k in ("config", "num_classes", "in_channels")):

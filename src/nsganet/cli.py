@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from nsganet.objectives import OBJECTIVES
+    from nsganet.search.objectives import OBJECTIVES
     from nsganet.spaces import space_names
     from nsganet.strategies import strategy_names
 
@@ -210,7 +210,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _costs(args: argparse.Namespace) -> int:
-    from nsganet.objectives import CostModel
+    from nsganet.search.objectives import CostModel
     from nsganet.spaces import get_space
 
     space = get_space(args.space)
@@ -234,8 +234,8 @@ def _supernet_train(args: argparse.Namespace) -> int:
 
     from nsganet.data import load_dataset
     from nsganet.spaces.mobilenetv3 import SupernetConfig
-    from nsganet.supernet import fit_supernet
-    from nsganet.supernet_training import SUPERNET_FILE, SupernetTrainSettings
+    from nsganet.supernet.files import fit_supernet
+    from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings
 
     if args.lr <= 0:
         raise NsganetError(f"--lr must be positive, got {args.lr}")
@@ -275,7 +275,7 @@ def _draw(args: argparse.Namespace) -> int:
 
 def _list() -> int:
     from nsganet.data import dataset_names
-    from nsganet.objectives import OBJECTIVES
+    from nsganet.search.objectives import OBJECTIVES
     from nsganet.spaces import space_names
     from nsganet.strategies import strategy_defaults, strategy_names
 

@@ -160,7 +160,7 @@ class SearchConfig:
 
     def default_out(self) -> str:
         """``runs/SPACE-DATA-STRATEGY-seedN``; the names may come from user objects, so they are made path-safe."""
-        from nsganet.outputs import safe_name  # imported here: outputs pulls in numpy and the indicators
+        from nsganet.search.outputs import safe_name  # imported here: outputs pulls in numpy and the indicators
 
         source = "table" if self.uses_table else self.dataset_name
         return f"runs/{safe_name(f'{self.space}-{source}-{self.strategy}-seed{self.seed}')}"

@@ -127,7 +127,7 @@ def _table(report: Any, eps_text: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsganet.netfile import SPEC_FILE, WEIGHTS_FILE
+    from nsganet.deploy.netfile import SPEC_FILE, WEIGHTS_FILE
 
     folder = Path(args.net)
     folder = folder.parent if folder.name == SPEC_FILE else folder
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from nsganet.netfile import load_net
+    from nsganet.deploy.netfile import load_net
     from nsganet.robustness import DEFAULT_EPS, evaluate_network
     from nsganet.robustness.corruptions import corruption_names
     from nsganet.robustness.plots import plot_corruptions, plot_fgsm

@@ -69,7 +69,7 @@ def _shape(args: argparse.Namespace) -> tuple[Any, int, int]:
                  if getattr(args, n) is not None]
         if given:
             raise NsganetError(f"{given[0]} shapes a preset; --supernet FILE fixes the shape")
-        from nsganet.supernet import config_of, load_supernet
+        from nsganet.supernet.files import config_of, load_supernet
 
         _, meta = load_supernet(args.supernet)
         return config_of(meta), int(meta["num_classes"]), int(meta["in_channels"])
@@ -85,8 +85,8 @@ def _shape(args: argparse.Namespace) -> tuple[Any, int, int]:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from nsganet.latency import DEFAULT_REPEATS, DEFAULT_WARMUP
-    from nsganet.lut import DEFAULT_CALIBRATION, build_table, layer_settings
+    from nsganet.costs.latency import DEFAULT_REPEATS, DEFAULT_WARMUP
+    from nsganet.costs.lut import DEFAULT_CALIBRATION, build_table, layer_settings
 
     config, classes, channels = _shape(args)
     repeats = args.repeats or DEFAULT_REPEATS
@@ -109,7 +109,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from nsganet.lut import LatencyTable
+    from nsganet.costs.lut import LatencyTable
 
     table = LatencyTable.load(args.file)
     cfg = table.config

@@ -35,7 +35,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsganet.run_export import export_selection
+    from nsganet.deploy.select import export_selection
 
     selected = export_selection(args.run, n=args.n, prefer=args.prefer, out=args.out, channels=args.channels,
                                 layers=args.layers, onnx=not args.no_onnx)

@@ -86,7 +86,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nsganet.net_training import SUMMARY_FILE, train_net
+    from nsganet.deploy.retrain import SUMMARY_FILE, train_net
 
     if args.device is not None:
         import torch

@@ -20,7 +20,7 @@ import torch
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
 from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
-from nsganet.training import TrainSettings, accuracy, default_device, train
+from nsganet.train.loop import TrainSettings, accuracy, default_device, train
 
 
 def architecture_seed(seed: int, arch: str) -> int:

@@ -23,7 +23,7 @@ from nsganet.evaluators.proxy import architecture_seed
 from nsganet.nn.bn_calibration import recalibrate_bn
 from nsganet.robustness.fgsm import fgsm_robustness
 from nsganet.spaces.base import Architecture
-from nsganet.training import TrainSettings, accuracy, default_device, train
+from nsganet.train.loop import TrainSettings, accuracy, default_device, train
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nsganet.nn.elastic import DynamicMBConv, HSigmoid, global_pool, make_activation
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig, se_channels
+from nsganet.supernet.elastic import DynamicMBConv, HSigmoid, global_pool, make_activation
 
 __all__ = ["LayerSpec", "MBConv", "MobileNetV3", "MobileNetV3Supernet", "SupernetConfig"]
 
@@ -174,7 +174,7 @@ class MobileNetV3(nn.Module):
 class MobileNetV3Supernet(nn.Module):
     """OFA's elastic MobileNetV3: every architecture of the space is a subnet sharing these weights.
 
-    Each stage holds ``max(config.depths)`` :class:`~nsganet.nn.elastic.DynamicMBConv`
+    Each stage holds ``max(config.depths)`` :class:`~nsganet.supernet.elastic.DynamicMBConv`
     layers; the active subnet (:meth:`set_active` with a genome of
     :attr:`space`) runs the first ``depth`` of them with its kernel sizes and
     expansion ratios, at its resolution. Module names follow the static

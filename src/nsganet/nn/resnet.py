@@ -7,7 +7,7 @@ pooling and a linear classifier. ``blocks=1, width=16`` is ResNet-8;
 ``blocks=3`` is ResNet-20 (depth 6n + 2). Shortcuts that change shape are a
 strided 1x1 convolution with batch norm (option B). Sized by ``width`` and
 ``blocks`` it makes a baseline of about the FLOPs of a searched network,
-trained with the same recipe (:func:`nsganet.retrain.fit`).
+trained with the same recipe (:func:`nsganet.train.recipe.fit`).
 """
 
 from __future__ import annotations

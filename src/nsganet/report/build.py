@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import NsganetError
-from nsganet.objectives import OBJECTIVES
-from nsganet.outputs import atomic_write, front_of, objective_matrix
 from nsganet.report import figures as figs
 from nsganet.report.html import Figure, render_page
 from nsganet.report.run_data import RunData, load_run
+from nsganet.search.objectives import OBJECTIVES
+from nsganet.search.outputs import atomic_write, front_of, objective_matrix
 
 logger = logging.getLogger("nsganet")
 

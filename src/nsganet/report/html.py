@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nsganet.netfile import ONNX_FILE, SPEC_FILE
+from nsganet.deploy.netfile import ONNX_FILE, SPEC_FILE
 from nsganet.report.run_data import RunData
-from nsganet.store import Evaluation
+from nsganet.search.store import Evaluation
 
 #: At most this many failed evaluations are listed.
 MAX_FAILED_ROWS = 50

@@ -19,10 +19,10 @@ from typing import Any
 
 from nsganet.config import SearchConfig
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.outputs import FRONT_CSV, STATS_DIR, front_of
+from nsganet.search.outputs import FRONT_CSV, STATS_DIR, front_of
+from nsganet.search.store import Evaluation, RunStore
+from nsganet.search.study import STORE_FILE, read_run_config
 from nsganet.spaces.base import SearchSpace
-from nsganet.store import Evaluation, RunStore
-from nsganet.study import STORE_FILE, read_run_config
 
 logger = logging.getLogger("nsganet")
 
@@ -182,7 +182,7 @@ def _mobilenetv3_spaces(config: SearchConfig, path: Path) -> list[SearchSpace]:
     if not shapes:
         supernet = Path(config.supernet) if config.supernet else path / "supernet" / "supernet.pt"
         if supernet.is_file():
-            from nsganet.supernet_training import load_checkpoint
+            from nsganet.supernet.training import load_checkpoint
 
             try:
                 state = load_checkpoint(supernet)

@@ -133,7 +133,7 @@ class SearchSpace(ABC):
         Spaces whose costs have a closed form override this: a surrogate-assisted
         search asks for the costs of thousands of candidates, which building
         each network would make the bottleneck. It must agree with counting
-        (see :class:`~nsganet.objectives.CostModel`).
+        (see :class:`~nsganet.search.objectives.CostModel`).
         """
         return None
 

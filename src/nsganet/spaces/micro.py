@@ -117,7 +117,7 @@ class MicroSpace(SearchSpace):
 
     def draw(self, genome: np.ndarray, path: str | Path) -> None:
         """Draw the Normal and Reduction cells into an image file."""
-        from nsganet.report.cells import draw_cells
+        from nsganet.spaces.drawing import draw_cells
 
         draw_cells(self.cells(genome), path, title=self.to_string(genome))
 

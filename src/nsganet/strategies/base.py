@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nsganet.errors import ConfigError
-from nsganet.options import coerce_numeric_options
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
+from nsganet.utils.options import coerce_numeric_options
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,9 +22,9 @@ import numpy as np
 from scipy import stats
 
 from nsganet.errors import ConfigError
-from nsganet.options import coerce_numeric_options
 from nsganet.surrogates.features import Encoder
 from nsganet.surrogates.metrics import quality
+from nsganet.utils.options import coerce_numeric_options
 
 logger = logging.getLogger("nsganet")
 

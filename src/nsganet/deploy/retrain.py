@@ -11,7 +11,7 @@ Distillation uses the largest subnet of the supernet named in ``net.json``
 folder ends up an exported network itself: ``net.json`` (the same network,
 without the auxiliary head, with a ``trained`` record in ``source``),
 ``net.pt`` (the best weights) and ``net.onnx``, next to the training files
-of :func:`nsganet.retrain.fit`.
+of :func:`nsganet.train.recipe.fit`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from nsganet.deploy.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
 from nsganet.errors import NsganetError
-from nsganet.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
-from nsganet.outputs import atomic_write
-from nsganet.retrain import RetrainResult, RetrainSettings, fit, split_for
-from nsganet.supernet_training import derived_seed
+from nsganet.search.outputs import atomic_write
+from nsganet.supernet.training import derived_seed
+from nsganet.train.recipe import RetrainResult, RetrainSettings, fit, split_for
 
 logger = logging.getLogger("nsganet")
 
@@ -86,7 +86,7 @@ def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module
     """
     from nsganet.data import BatchLoader
     from nsganet.nn.bn_calibration import recalibrate_bn
-    from nsganet.supernet import load_supernet
+    from nsganet.supernet.files import load_supernet
 
     if not spec.supernet:
         raise NsganetError(f"distillation needs a supernet teacher, and {folder / 'net.json'} names none (networks "

@@ -19,7 +19,7 @@ from nsganet.data import ImageDataset
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
 from nsganet.spaces.mobilenetv3 import SupernetConfig
-from nsganet.supernet_training import FORMAT, SupernetTrainSettings, derived_seed, load_checkpoint, train_supernet
+from nsganet.supernet.training import FORMAT, SupernetTrainSettings, derived_seed, load_checkpoint, train_supernet
 
 #: Normalisation of ImageNet images in OFA's checkpoints.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -77,7 +77,7 @@ def load_initial_supernet(path: str | Path) -> tuple[MobileNetV3Supernet, dict[s
     OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2`` ImageNet checkpoints map
     onto :meth:`SupernetConfig.imagenet` of their width (1000 classes, 3 channels).
     """
-    from nsganet.nn.ofa_weights import CheckpointError, load_ofa_checkpoint
+    from nsganet.supernet.ofa_weights import CheckpointError, load_ofa_checkpoint
 
     state = load_checkpoint(Path(path))
     if isinstance(state, dict) and state.get("format") == FORMAT:

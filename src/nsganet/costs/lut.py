@@ -7,7 +7,7 @@ resolution, activation, squeeze-excitation), the final 1x1 expansion and the
 head (pooling, feature mix, classifier). :func:`build_table` enumerates every
 distinct setting a :class:`~nsganet.spaces.mobilenetv3.SupernetConfig` can
 produce at the chosen resolutions, builds each as a small module, times it on
-this machine (:func:`nsganet.latency.measure_latency`) and stores median, mean,
+this machine (:func:`nsganet.costs.latency.measure_latency`) and stores median, mean,
 standard deviation and count per setting, together with the supernet shape,
 the device, the back-end and the batch size, in a JSON file.
 
@@ -39,8 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from nsganet.errors import NsganetError
-from nsganet.latency import (
+from nsganet.costs.latency import (
     BACKENDS,
     DEFAULT_REPEATS,
     DEFAULT_WARMUP,
@@ -50,6 +49,7 @@ from nsganet.latency import (
     time_calls,
     timing_context,
 )
+from nsganet.errors import NsganetError
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
 
 logger = logging.getLogger("nsganet")
@@ -126,8 +126,8 @@ def _head(in_channels: int, mix_channels: int, classes: int) -> Any:
     import torch
     from torch import nn
 
-    from nsganet.nn.elastic import global_pool
     from nsganet.nn.mobilenetv3 import ConvBNAct
+    from nsganet.supernet.elastic import global_pool
 
     class Head(nn.Module):
         def __init__(self) -> None:
@@ -433,7 +433,7 @@ def build_table(config: SupernetConfig, num_classes: int = 10, in_channels: int 
     """Time every layer setting of ``config`` at ``resolutions`` on this machine, then fit the overhead.
 
     Each setting is built (randomly initialised, eval mode) and timed like a
-    network (:func:`~nsganet.latency.measure_latency` with ``backend``,
+    network (:func:`~nsganet.costs.latency.measure_latency` with ``backend``,
     ``batch_size``, ``warmup``, ``repeats``, ``threads``), in random order,
     its runs split into rounds interleaved with other layers (:data:`CHUNK`);
     the torch back-end feeds each layer the memory layout it gets inside the

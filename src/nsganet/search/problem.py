@@ -10,7 +10,7 @@ import numpy as np
 
 from nsganet.errors import ConfigError
 from nsganet.evaluators import Evaluator
-from nsganet.objectives import OBJECTIVES, CostModel
+from nsganet.search.objectives import OBJECTIVES, CostModel
 from nsganet.spaces.base import SearchSpace
 
 

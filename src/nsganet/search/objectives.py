@@ -9,7 +9,7 @@ operations of convolutions and linear layers, in millions, for one image
 total is halved). Normalisation, pooling and activations are not counted.
 Parameters are all learnable parameters, in millions. ``latency`` (milliseconds
 per batch on this machine) is measured or predicted only when the cost model is
-given a :class:`~nsganet.latency.LatencyModel`, since measuring is slow.
+given a :class:`~nsganet.costs.latency.LatencyModel`, since measuring is slow.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from nsganet.errors import ConfigError
 from nsganet.spaces.base import SearchSpace
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nsganet.latency import LatencyModel
+    from nsganet.costs.latency import LatencyModel
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class CostModel:
     its operations counted; spaces with a closed form
     (:meth:`~nsganet.spaces.base.SearchSpace.analytic_costs`) skip the build.
 
-    With ``latency`` (a :class:`~nsganet.latency.LatencyModel`) :meth:`measure`
+    With ``latency`` (a :class:`~nsganet.costs.latency.LatencyModel`) :meth:`measure`
     also returns ``latency``, milliseconds per batch: predicted by the model's
     look-up table (``mobilenetv3`` only; refused unless built for this space and
     network shape), or measured on the built network. Measured latency is

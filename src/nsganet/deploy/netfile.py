@@ -88,7 +88,7 @@ class NetSpec:
 
         if self.space == "mobilenetv3" and self.space_options.get("config") is not None:
             from nsganet.spaces.mobilenetv3 import MobileNetV3Space
-            from nsganet.supernet import config_of
+            from nsganet.supernet.files import config_of
 
             return MobileNetV3Space(config_of({"config": self.space_options["config"]}))
         if self.space_options:

@@ -9,11 +9,11 @@ measurements (median of 20 runs, one thread) of the same 50 MobileNetV3
 subnets differed by 4-10 % on average (PyTorch eager on 5-ms networks the
 most; benchmarks/latency_lut.py), which is why the search caches one
 measurement per architecture and why the per-layer look-up tables of
-:mod:`nsganet.lut` (deterministic once built) are preferred for searches that
+:mod:`nsganet.costs.lut` (deterministic once built) are preferred for searches that
 price thousands of candidates.
 
 :class:`LatencyModel` is what the ``latency`` objective of
-:class:`~nsganet.objectives.CostModel` asks: measure the built network, or
+:class:`~nsganet.search.objectives.CostModel` asks: measure the built network, or
 predict from a look-up table.
 """
 
@@ -37,7 +37,7 @@ from nsganet.errors import NsganetError
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from nsganet.lut import LatencyTable
+    from nsganet.costs.lut import LatencyTable
 
 logger = logging.getLogger("nsganet")
 
@@ -88,14 +88,14 @@ def time_calls(run: Callable[[], Any], warmup: int, repeats: int) -> list[float]
 
 
 def onnx_session(model: nn.Module, example_input: Any, threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session of ``model`` (exported with :func:`nsganet.netfile.export_onnx`).
+    """An ONNX Runtime CPU session of ``model`` (exported with :func:`nsganet.deploy.netfile.export_onnx`).
 
     One session runs ``threads`` intra-op threads and one inter-op thread,
     sequentially, with every graph optimisation on; its input is ``"input"``.
     """
     import onnxruntime as ort
 
-    from nsganet.netfile import export_onnx
+    from nsganet.deploy.netfile import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="nsganet-latency-") as folder:
         path = export_onnx(model, Path(folder) / "model.onnx", example_input)
@@ -167,7 +167,7 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], backend: str =
 class LatencyModel:
     """How the ``latency`` objective is obtained: measured on each built network, or predicted by a table.
 
-    With ``table`` (a :class:`~nsganet.lut.LatencyTable` for a ``mobilenetv3``
+    With ``table`` (a :class:`~nsganet.costs.lut.LatencyTable` for a ``mobilenetv3``
     space) the latency is the table's prediction: deterministic and takes
     microseconds. Without, each network is built and timed with
     :func:`measure_latency` (``backend``, ``batch_size``, ``repeats`` runs

@@ -5,7 +5,7 @@ slice of them: the first channels (after :meth:`DynamicMBConv.sort_channels`,
 the most important ones) and, for depthwise convolutions, a transformed centre
 crop of the largest kernel. The semantics follow OFA's ``dynamic_op`` module
 exactly (same slicing, same kernel transform, same squeeze-excite width), so
-its checkpoints load by renaming keys (:mod:`nsganet.nn.ofa_weights`).
+its checkpoints load by renaming keys (:mod:`nsganet.supernet.ofa_weights`).
 """
 
 from __future__ import annotations

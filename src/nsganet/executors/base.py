@@ -7,7 +7,7 @@ own GPU when there are GPUs (``CUDA_VISIBLE_DEVICES``). The evaluation function
 is sent to every worker once, when the worker starts. A worker that dies
 mid-evaluation (killed, out of memory) gets its evaluations retried on a fresh
 pool a bounded number of times before they are reported as failed. The Ray
-executor (:mod:`nsganet.ray_executor`) does the same across a cluster.
+executor (:mod:`nsganet.executors.ray`) does the same across a cluster.
 Executors only compute: the caller alone writes results down.
 """
 
@@ -277,7 +277,7 @@ def make_executor(fn: EvaluationFn, settings: ExecutorSettings | None = None) ->
     """In-process evaluation for one local worker, a process pool for more, or Ray tasks."""
     settings = settings or ExecutorSettings()
     if settings.kind == "ray":
-        from nsganet.ray_executor import RayExecutor
+        from nsganet.executors.ray import RayExecutor
 
         return RayExecutor(fn, address=settings.ray_address, cpus_per_eval=settings.cpus_per_eval,
                            gpus_per_eval=settings.gpus_per_eval, retries=settings.retries)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from nsganet.indicators import pareto_front_mask
-from nsganet.store import Evaluation
+from nsganet.moo.indicators import pareto_front_mask
+from nsganet.search.store import Evaluation
 
 EVALUATIONS_CSV = "evaluations.csv"
 FRONT_CSV = "front.csv"

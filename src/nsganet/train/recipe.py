@@ -53,11 +53,11 @@ from torch import nn
 from tqdm import tqdm
 
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats, split_train_valid
-from nsganet.ema import ModelEMA
 from nsganet.errors import NsganetError
-from nsganet.outputs import atomic_write
-from nsganet.supernet_training import atomic_save, derived_seed, distillation_loss, load_checkpoint
-from nsganet.training import accuracy, classification_loss, cosine_lr, train_epoch
+from nsganet.search.outputs import atomic_write
+from nsganet.supernet.training import atomic_save, derived_seed, distillation_loss, load_checkpoint
+from nsganet.train.ema import ModelEMA
+from nsganet.train.loop import accuracy, classification_loss, cosine_lr, train_epoch
 
 logger = logging.getLogger("nsganet")
 

@@ -19,15 +19,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from nsganet import outputs
 from nsganet.config import SearchConfig, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import Executor, ExecutorSettings, make_executor
-from nsganet.indicators import normalized_hypervolume
-from nsganet.objectives import OBJECTIVES
-from nsganet.problem import Problem
+from nsganet.executors.base import Executor, ExecutorSettings, make_executor
+from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.report.plots import plot_front, plot_hypervolume
-from nsganet.store import Evaluation, RunStore
+from nsganet.search import outputs
+from nsganet.search.objectives import OBJECTIVES
+from nsganet.search.problem import Problem
+from nsganet.search.store import Evaluation, RunStore
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import ProblemContext, Strategy
 

@@ -1,7 +1,7 @@
 """``nsganet select``: read a finished (or running) run, pick architectures from its front, export them.
 
 Each selected architecture goes to its own folder (``RUN/selected/arch-NNNNN``,
-NNNNN its evaluation number) as written by :func:`nsganet.netfile.write_net`:
+NNNNN its evaluation number) as written by :func:`nsganet.deploy.netfile.write_net`:
 the space and architecture string, the network shape of the run's data, the
 input normalisation the search used and, for ``mobilenetv3`` runs, the weights
 inherited from the run's supernet (batch norm recalibrated as during search).
@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from nsganet.config import SearchConfig
+from nsganet.deploy.netfile import NetSpec, write_net
 from nsganet.errors import NsganetError
-from nsganet.netfile import NetSpec, write_net
-from nsganet.objectives import OBJECTIVES
-from nsganet.outputs import atomic_write, front_of, objective_matrix
-from nsganet.selection import parse_preference, select
-from nsganet.store import Evaluation, RunStore
-from nsganet.study import STORE_FILE, read_run_config
+from nsganet.moo.selection import parse_preference, select
+from nsganet.search.objectives import OBJECTIVES
+from nsganet.search.outputs import atomic_write, front_of, objective_matrix
+from nsganet.search.store import Evaluation, RunStore
+from nsganet.search.study import STORE_FILE, read_run_config
 
 logger = logging.getLogger("nsganet")
 
@@ -94,7 +94,7 @@ def _network_source(record: RunRecord) -> dict[str, Any]:
         source["mean"], source["std"] = channel_stats(search_train)
         return source
     from nsganet.evaluators.supernet import SupernetEvaluator
-    from nsganet.supernet import load_supernet
+    from nsganet.supernet.files import load_supernet
 
     supernet_file = Path(config.supernet) if config.supernet else record.out / "supernet" / "supernet.pt"
     if not supernet_file.is_file():
@@ -109,7 +109,7 @@ def _network_source(record: RunRecord) -> dict[str, Any]:
 
 def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None, out: str | Path | None = None,
                      channels: int | None = None, layers: int | None = None, onnx: bool = True) -> list[Selected]:
-    """Select ``n`` architectures of a run's front (see :mod:`nsganet.selection`) and export each.
+    """Select ``n`` architectures of a run's front (see :mod:`nsganet.moo.selection`) and export each.
 
     ``channels``/``layers`` set the width and depth of the exported networks
     (the space's proxy knobs; default: as searched), e.g. to re-train a larger

@@ -4,7 +4,7 @@ SGD with momentum and weight decay, a cosine learning-rate schedule over all
 steps (Algorithm 2 of the V1 paper, per step instead of per epoch so that one-
 or two-epoch proxies still anneal), optional auxiliary-head loss and scheduled
 drop-path. :func:`train_epoch` is the shared per-epoch loop: :func:`train`
-(proxy evaluation, supernet fine-tuning) and :func:`nsganet.retrain.fit`
+(proxy evaluation, supernet fine-tuning) and :func:`nsganet.train.recipe.fit`
 (re-training an exported network) both run it. A non-finite loss stops
 training with :class:`TrainingDiverged`; it is checked every
 :data:`CHECK_EVERY` steps and at the end of each epoch rather than every step,

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import EvaluationFn, Outcome, attempts_text, first_line, run_one
+from nsganet.executors.base import EvaluationFn, Outcome, attempts_text, first_line, run_one
 
 logger = logging.getLogger("nsganet")
 
