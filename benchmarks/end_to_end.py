@@ -36,14 +36,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
+from nsganet.costs.model import count_costs
 from nsganet.deploy.netfile import load_net
 from nsganet.deploy.retrain import train_net
 from nsganet.deploy.select import export_selection
 from nsganet.nn.resnet import ResNet
-from nsganet.report.plots import _pyplot
 from nsganet.robustness.evaluate import evaluate_network
-from nsganet.search.objectives import count_costs
-from nsganet.train.recipe import CHECKPOINT_FILE, RetrainSettings, fit, split_for
+from nsganet.train.checkpoint import CHECKPOINT_FILE
+from nsganet.train.recipe import RetrainSettings, fit, split_for
+from nsganet.utils.plotting import pyplot
 
 #: ResNet shapes tried for the baseline: (width, blocks per stage)
 BASELINE_SHAPES = [(w, b) for w in (8, 12, 16, 20, 24, 32) for b in (1, 2, 3)]
@@ -145,7 +146,7 @@ def main() -> None:
           f"training {sum(r['train_seconds'] for r in rows):.0f} s in all")
     (args.out / "table.md").write_text(table + "\n")
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for r in rows:
         ax.plot(r["fgsm"]["eps"], r["fgsm"]["accuracy"], "o-", ms=3, label=f"{r['name']} ({r['flops']:.2f} M)")

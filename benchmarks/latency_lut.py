@@ -79,7 +79,7 @@ def main() -> None:
     tables, build_seconds = {}, {}
     for backend in BACKENDS:
         start = time.perf_counter()
-        tables[backend] = build_table(config, classes, channels, backend=backend, batch_size=args.batch,
+        tables[backend] = build_table(space, classes, channels, backend=backend, batch_size=args.batch,
                                       repeats=args.repeats, resolutions=resolutions, seed=args.seed)
         build_seconds[backend] = time.perf_counter() - start
         print(f"{backend}: table of {len(tables[backend].entries)} layer settings built in "

@@ -36,8 +36,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 import nsganet
+from nsganet.costs.model import CostModel
 from nsganet.moo.indicators import igd, normalize, normalized_hypervolume, pareto_front_mask
-from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.spaces.nb201 import OPERATIONS
 

@@ -34,8 +34,10 @@ from scipy import stats
 from nsganet.data import BatchLoader, load_dataset, split_train_valid
 from nsganet.data.augment import Augmentation
 from nsganet.evaluators.supernet import SupernetEvaluator
+from nsganet.spaces import get_space
 from nsganet.supernet.files import fit_supernet, load_supernet
-from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings
+from nsganet.supernet.settings import SupernetTrainSettings
+from nsganet.supernet.training import SUPERNET_FILE
 from nsganet.train.loop import TrainSettings, accuracy, train
 
 HERE = Path(__file__).resolve().parent
@@ -46,29 +48,28 @@ def _init(supernet_file: str, seed: int, epochs: int) -> None:
     torch.set_num_threads(1)
     train_set, _ = load_dataset("digits")
     search_train, search_valid = split_train_valid(train_set, 0.2, seed=seed)
-    supernet, meta = load_supernet(supernet_file)
-    _STATE.update(evaluator=SupernetEvaluator(supernet, meta, search_train, search_valid, seed=seed),
-                  train=search_train, valid=search_valid, meta=meta, epochs=epochs, seed=seed)
+    supernet = load_supernet(supernet_file)
+    _STATE.update(evaluator=SupernetEvaluator(supernet, search_train, search_valid, seed=seed),
+                  train=search_train, valid=search_valid, supernet=supernet, epochs=epochs, seed=seed)
 
 
 def measure(genome: list[int]) -> tuple[list[int], float, float, float, float]:
     """Inherited accuracy before/after recalibration, from-scratch accuracy, and extraction error."""
-    evaluator, meta = _STATE["evaluator"], _STATE["meta"]
+    evaluator, supernet = _STATE["evaluator"], _STATE["supernet"]
     arch = evaluator.space.architecture(np.asarray(genome))
-    supernet = evaluator.supernet
-    supernet.set_active(arch.genome)
+    subnet = supernet.extract(arch.genome).eval()  # (the supernet now runs the same architecture)
     x = evaluator.calibration[:8]
     with torch.no_grad():
-        gap = float((supernet.eval()(x) - supernet.get_active_subnet().eval()(x)).abs().max())
+        gap = float((supernet.module.eval()(x) - subnet(x)).abs().max())
     before = 100 - evaluator.error(evaluator.subnet(arch, calibrate=False))
     after = 100 - evaluator(arch)["error"]
     torch.manual_seed(_STATE["seed"])
-    model = arch.build(num_classes=meta["num_classes"], in_channels=meta["in_channels"])
+    model = arch.build(num_classes=supernet.num_classes, in_channels=supernet.in_channels)
     train_set = _STATE["train"]
-    loader = BatchLoader(train_set, 64, meta["mean"], meta["std"], shuffle=True, seed=_STATE["seed"],
+    loader = BatchLoader(train_set, 64, supernet.mean, supernet.std, shuffle=True, seed=_STATE["seed"],
                          augmentation=Augmentation(crop_padding=1, flip=False), drop_last=True)
     train(model, loader, TrainSettings(epochs=_STATE["epochs"], lr=0.05, channels_last=False))
-    valid = BatchLoader(_STATE["valid"], 256, meta["mean"], meta["std"], shuffle=False)
+    valid = BatchLoader(_STATE["valid"], 256, supernet.mean, supernet.std, shuffle=False)
     scratch = accuracy(model, valid, channels_last=False)
     return genome, before, after, scratch, gap
 
@@ -90,12 +91,12 @@ def main() -> None:
             train_set, _ = load_dataset("digits")
             search_train, _ = split_train_valid(train_set, 0.2, seed=args.seed)
             torch.set_num_threads(args.workers)
-            fit_supernet(search_train, Path(tmp), SupernetTrainSettings(epochs=args.supernet_epochs),
+            space = get_space("mobilenetv3").for_images(int(search_train.images.shape[-1]))
+            fit_supernet(search_train, Path(tmp), SupernetTrainSettings(epochs=args.supernet_epochs), space,
                          seed=args.seed, progress=sys.stderr.isatty())
             supernet_file = Path(tmp) / SUPERNET_FILE
             print(f"supernet trained in {time.perf_counter() - start:.0f} s ({args.supernet_epochs} epochs)")
-        supernet, _ = load_supernet(supernet_file)
-        space = supernet.space
+        space = load_supernet(supernet_file).space
         rng = np.random.default_rng(args.seed)
         genomes = [space.smallest(), space.largest(), *space.sample(rng, args.archs)]
         with get_context("spawn").Pool(args.workers, initializer=_init,

@@ -32,8 +32,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 from torch import nn
 
+from nsganet.costs.model import CostModel
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
-from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.train.loop import TrainSettings, train
 

@@ -89,18 +89,12 @@ class Inputs:
     def supernet(self) -> Path:
         """An untrained tiny mobilenetv3 supernet file for 1-channel images of 10 classes."""
         if self._supernet is None:
-            import torch
+            from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
+            from nsganet.supernet.files import TrainedSupernet
 
-            from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-            from nsganet.spaces.mobilenetv3 import SupernetConfig
-            from nsganet.supernet.files import supernet_meta
-            from nsganet.supernet.training import FORMAT
-
-            config = SupernetConfig.small(16, width_mult=0.25)
-            supernet = MobileNetV3Supernet(config, num_classes=10, in_channels=1)
-            meta = supernet_meta(config, 10, 1, [0.5], [0.25], dataset="digits")
+            space = MobileNetV3Space(SupernetConfig.small(16, width_mult=0.25))
             self._supernet = self.path("supernet.pt")
-            torch.save({"format": FORMAT, "version": 1, **meta, "state_dict": supernet.state_dict()}, self._supernet)
+            TrainedSupernet(space, space.new_supernet(10, 1), 10, 1, [0.5], [0.25], "digits").save(self._supernet)
         return self._supernet
 
 
@@ -399,7 +393,8 @@ CASES: list[Case] = [
                                   y_train=np.arange(8) % 2))],
          "1-channel images"),
     Case("supernet training with a negative learning rate",
-         lambda x: ["supernet", "train", "--lr", "-1", "--out", str(x.path("x-sn-lr"))], "--lr must be positive"),
+         lambda x: ["supernet", "train", "--lr", "-1", "--out", str(x.path("x-sn-lr"))],
+         "'-1' must be a positive number"),
     Case("supernet training from a missing file",
          lambda x: ["supernet", "train", "--init", str(x.path("none.pt")), "--epochs", "1", "-q",
                     "--out", str(x.path("x-sn-init"))], "none.pt"),

@@ -7,15 +7,10 @@ import pytest
 
 import nsganet
 from nsganet.errors import NsganetError
-from nsganet.executors.base import (
-    ExecutorSettings,
-    ProcessPoolExecutor,
-    SerialExecutor,
-    assign_devices,
-    make_executor,
-    threads_per_worker,
-    visible_gpus,
-)
+from nsganet.executors.base import ExecutorSettings, make_executor
+from nsganet.executors.inprocess import SerialExecutor
+from nsganet.executors.pool import ProcessPoolExecutor, assign_devices, threads_per_worker
+from nsganet.utils.device import visible_gpus
 
 
 def square(x):

@@ -10,16 +10,18 @@ import torch
 from conftest import METRIC, run_cli
 
 from nsganet.cli import main
-from nsganet.costs.latency import LatencyModel, measure_latency, onnx_session
-from nsganet.costs.lut import LatencyTable, build_table, layer_settings, network_layers, runs_channels_last
+from nsganet.costs.latency import measure_latency, onnx_session
+from nsganet.costs.lut import LatencyTable, build_table
+from nsganet.costs.model import CostModel, LatencyModel
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MobileNetV3
-from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
+from nsganet.spaces.mobilenetv3_layers import network_layers
 
 #: A tiny supernet shape (8 to 40 channels) at one of its resolutions: a table builds in about a second.
 TINY = SupernetConfig.small(16, width_mult=0.25)
+SPACE = MobileNetV3Space(TINY)
 RESOLUTION = TINY.resolutions[0]
 
 
@@ -32,16 +34,14 @@ def tiny_net(genome=None, in_channels=1):
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     """A torch table of TINY at one resolution, written to a file."""
-    built = build_table(TINY, num_classes=10, in_channels=1, resolutions=[RESOLUTION], repeats=4, warmup=1,
+    built = build_table(SPACE, num_classes=10, in_channels=1, resolutions=[RESOLUTION], repeats=4, warmup=1,
                         calibration=3)
     built.save(tmp_path_factory.mktemp("lut") / "lut.json")
     return built
 
 
 def genome_at(space, genome, resolution=RESOLUTION):
-    genome = genome.copy()
-    genome[space.layout.resolution_var] = space.config.resolutions.index(resolution)
-    return space.encoding.canonical(genome)
+    return space.encoding.canonical(space.with_resolution(genome, resolution))
 
 
 # -- measurement ---------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ def test_bad_measurement_settings_are_one_line_errors():
 def test_layer_walk_matches_the_network_and_the_enumeration_covers_every_subnet():
     space = MobileNetV3Space(TINY)
     rng = np.random.default_rng(0)
-    keys = {s.key for s in layer_settings(TINY, num_classes=10, in_channels=1)}
+    keys = {s.key for s in SPACE.layer_settings(SPACE.resolutions, 10, 1)}
     for genome in space.sample(rng, 20):
         arch = space.to_config(genome)
         layers = network_layers(TINY, arch, 10, 1)
@@ -109,15 +109,16 @@ def test_layer_walk_matches_the_network_and_the_enumeration_covers_every_subnet(
 
 
 def test_one_channel_networks_run_in_the_contiguous_layout_and_the_table_knows():
-    assert runs_channels_last(TINY, 3) and not runs_channels_last(TINY, 1)
+    assert SPACE.channels_last(3, 1) and not SPACE.channels_last(1, 1)
 
 
 def test_table_round_trips_and_predicts_the_sum_of_its_entries(table):
     loaded = LatencyTable.load(table.source)
     raw = json.loads(Path(table.source).read_text())
-    assert raw["config"]["width_mult"] == 0.25 and raw["backend"] == "torch" and raw["batch_size"] == 1
+    assert raw["space"] == "mobilenetv3" and raw["space_options"]["config"]["width_mult"] == 0.25
+    assert raw["backend"] == "torch" and raw["batch_size"] == 1
     assert raw["device"]["torch"] == torch.__version__ and raw["device"]["threads"] == 1
-    assert len(raw["entries"]) == len(layer_settings(TINY, [RESOLUTION], 10, 1))
+    assert len(raw["entries"]) == len(SPACE.layer_settings((RESOLUTION,), 10, 1))
     assert all(e["count"] == 4 and e["median_ms"] > 0 and e["std_ms"] >= 0 for e in raw["entries"].values())
     assert len(raw["calibration"]) == 3
     space = MobileNetV3Space(TINY)
@@ -128,7 +129,6 @@ def test_table_round_trips_and_predicts_the_sum_of_its_entries(table):
             + raw["call_overhead_ms"] + raw["overhead_ms"]
         assert loaded.predict(genome) == pytest.approx(expected, rel=1e-12)
         assert loaded.predict(genome) == pytest.approx(table.predict(genome), rel=1e-12)
-        assert loaded.predict(space.to_config(genome)) == loaded.predict(genome)
 
 
 def test_predictions_grow_from_the_smallest_to_the_largest_network(table):
@@ -145,7 +145,7 @@ def test_a_resolution_outside_the_table_is_refused(table):
 
 
 def test_onnx_runtime_tables_build_and_predict():
-    built = build_table(TINY, in_channels=1, backend="onnxruntime", resolutions=[RESOLUTION], repeats=2, warmup=1,
+    built = build_table(SPACE, in_channels=1, backend="onnxruntime", resolutions=[RESOLUTION], repeats=2, warmup=1,
                         calibration=1)
     assert built.backend == "onnxruntime" and built.predict(genome_at(built.space, built.space.largest())) > 0
 
@@ -210,14 +210,10 @@ def test_lut_options_need_the_latency_objective_and_the_mobilenetv3_space(tmp_pa
 
 
 def test_a_mismatching_table_is_refused_before_the_run_directory_is_made(tmp_path, table, capsys):
-    from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-    from nsganet.supernet.files import supernet_meta
-    from nsganet.supernet.training import FORMAT
+    from nsganet.supernet.files import TrainedSupernet
 
-    config = SupernetConfig.small(16, width_mult=0.35)
-    meta = supernet_meta(config, 10, 1, [0.5], [0.25], dataset="digits")
-    supernet = MobileNetV3Supernet(config, num_classes=10, in_channels=1)
-    torch.save({"format": FORMAT, "version": 1, **meta, "state_dict": supernet.state_dict()}, tmp_path / "s.pt")
+    space = MobileNetV3Space(SupernetConfig.small(16, width_mult=0.35))
+    TrainedSupernet(space, space.new_supernet(10, 1), 10, 1, [0.5], [0.25], "digits").save(tmp_path / "s.pt")
     out = tmp_path / "run"
     args = ["search", "--space", "mobilenetv3", "--strategy", "nsganetv2", "--supernet", str(tmp_path / "s.pt"),
             "--objectives", "error,latency", "--lut", table.source, "--budget", "4", "--out", str(out), "-q"]
@@ -248,12 +244,13 @@ def test_three_objective_table_search_measures_latency(tmp_path, nb201_table, ca
 def test_three_objective_nsganetv2_search_predicts_latency_from_a_lut(tmp_path, capsys):
     from nsganet.data import load_dataset
     from nsganet.supernet.files import fit_supernet
-    from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings
+    from nsganet.supernet.settings import SupernetTrainSettings
+    from nsganet.supernet.training import SUPERNET_FILE
 
     train, _ = load_dataset("digits")
     subset = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:160])
     fit_supernet(subset, tmp_path / "supernet", SupernetTrainSettings(epochs=1, batch_size=32, n_random=0),
-                 config=TINY, seed=0, progress=False)
+                 SPACE, seed=0, progress=False)
     supernet = tmp_path / "supernet" / SUPERNET_FILE
     lut = tmp_path / "lut.json"
     assert main(["lut", "build", "--supernet", str(supernet), "--repeats", "3", "--warmup", "1", "--calibration",
@@ -284,7 +281,7 @@ def test_cli_builds_and_shows_a_table(tmp_path):
     assert built.returncode == 0, built.stderr
     assert "written to" in built.stdout
     table = LatencyTable.load(out)
-    assert table.config == TINY and table.resolutions == (12,) and table.in_channels == 1
+    assert table.space.config == TINY and table.resolutions == (12,) and table.in_channels == 1
     shown = run_cli("lut", "show", str(out), "--arch", "r12 | k3e3 k3e3 | k3e3 k3e3 | k3e3 k3e3 | k3e3 k3e3 | "
                     "k3e3 k3e3")
     assert shown.returncode == 0, shown.stderr

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from nsganet.costs.model import CostModel
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.macro import MacroNetwork, Phase, PhaseGraph
-from nsganet.search.objectives import CostModel
 from nsganet.spaces.macro import MacroSpace
 
 SPACE = MacroSpace()

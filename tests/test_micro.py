@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from nsganet.costs.model import CostModel
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.micro import MicroCell, MicroNetwork, NodeSpec, unused_nodes
 from nsganet.nn.micro_ops import OPERATION_NAMES, FactorizedReduce, LocalBinaryConv, make_operation
-from nsganet.search.objectives import CostModel
 from nsganet.spaces import get_space
 from nsganet.spaces.micro import OPERATIONS, MicroSpace
 

@@ -8,13 +8,15 @@ import torch
 from conftest import randomise
 from torch import nn
 
+from nsganet.costs.model import CostModel
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.bn_calibration import recalibrate_bn
-from nsganet.nn.mobilenetv3 import MobileNetV3, MobileNetV3Supernet
-from nsganet.search.objectives import CostModel
+from nsganet.nn.elastic import DynamicBatchNorm2d, DynamicLinear, DynamicSE, DynamicSeparableConv2d
+from nsganet.nn.mobilenetv3 import MobileNetV3
+from nsganet.nn.mobilenetv3_shape import make_divisible
+from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
 from nsganet.spaces import get_space
-from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig, make_divisible
-from nsganet.supernet.elastic import DynamicBatchNorm2d, DynamicLinear, DynamicSE, DynamicSeparableConv2d
+from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
 
 SPACE = MobileNetV3Space()  # the ImageNet supernet's space
 SMALL = SupernetConfig.small(32)
@@ -182,21 +184,26 @@ def test_dynamic_se_and_linear_slice_their_weights():
 
 
 def test_active_subnet_selection(supernet):
-    supernet.set_max()
-    assert np.array_equal(supernet.active_genome, SMALL_SPACE.largest()) and supernet.active_resolution == 32
-    assert len(supernet.active_layers()) == 20
-    supernet.set_min()
-    assert np.array_equal(supernet.active_genome, SMALL_SPACE.smallest()) and supernet.active_resolution == 24
-    assert len(supernet.active_layers()) == 10
+    fresh = MobileNetV3Supernet(SMALL, num_classes=10)  # a new supernet runs its largest subnet
+    assert fresh.active_resolution == 32 and len(fresh.active_layers()) == 20
+    SMALL_SPACE.activate(supernet, SMALL_SPACE.largest())
+    assert supernet.active_resolution == 32 and len(supernet.active_layers()) == 20
+    SMALL_SPACE.activate(supernet, SMALL_SPACE.smallest())
+    assert supernet.active_resolution == 24 and len(supernet.active_layers()) == 10
     assert all(layer.active_kernel_size == 3 and layer.active_expand_ratio == 3 for layer in supernet.active_layers())
-    genome = supernet.sample_active(np.random.default_rng(3))
-    assert np.array_equal(genome, supernet.active_genome) and np.array_equal(genome, SMALL_SPACE.check(genome))
+    genome = SMALL_SPACE.sample(np.random.default_rng(3), 1)[0]
+    SMALL_SPACE.activate(supernet, genome)
+    arch = SMALL_SPACE.to_config(genome)
+    assert [layer.active_kernel_size for layer in supernet.active_layers()] == arch["kernel_sizes"]
+    assert [layer.active_expand_ratio for layer in supernet.active_layers()] == arch["expand_ratios"]
     noisy = SMALL_SPACE.largest()
     noisy[0] = 0  # stage 1 at depth 2: its layers 3 and 4 are inactive but their variables are still set
-    supernet.set_active(noisy)
-    assert supernet.active_genome[3] == 0 and supernet.active_genome[8] == 0
+    SMALL_SPACE.activate(supernet, noisy)
+    assert len(supernet.active_layers()) == 18
     with pytest.raises(InvalidArchitecture):
-        supernet.set_active(np.zeros(45, dtype=np.int64))
+        SMALL_SPACE.activate(supernet, np.zeros(45, dtype=np.int64))
+    with pytest.raises(RuntimeError, match="activate a subnet"):
+        fresh.get_active_subnet()
 
 
 def test_extracted_subnets_compute_what_the_supernet_computes(supernet):
@@ -208,8 +215,7 @@ def test_extracted_subnets_compute_what_the_supernet_computes(supernet):
     genomes = [SMALL_SPACE.largest(), SMALL_SPACE.smallest(), *SMALL_SPACE.sample(rng, 48)]
     with torch.no_grad():
         for i, genome in enumerate(genomes):
-            supernet.set_active(genome)
-            subnet = supernet.get_active_subnet()
+            subnet = SMALL_SPACE.extract(supernet, genome)
             assert isinstance(subnet, MobileNetV3) and not subnet.training
             assert subnet.resolution == supernet.active_resolution
             expected = supernet(x)
@@ -224,8 +230,7 @@ def test_subnet_extraction_carries_training_mode_and_batch_statistics():
     torch.manual_seed(0)
     net = randomise(MobileNetV3Supernet(SMALL, num_classes=10)).train()
     net.dropout.p = 0.0
-    net.sample_active(np.random.default_rng(5))
-    subnet = net.get_active_subnet()
+    subnet = SMALL_SPACE.extract(net, SMALL_SPACE.sample(np.random.default_rng(5), 1)[0])
     subnet.dropout.p = 0.0
     assert subnet.training
     x = torch.randn(4, 3, 32, 32)
@@ -245,11 +250,11 @@ def test_sort_channels_keeps_the_widest_expansion_function():
     with torch.no_grad():
         before = []
         for genome in genomes:
-            net.set_active(genome)
+            SMALL_SPACE.activate(net, genome)
             before.append(net(x))
         net.sort_channels()
         for genome, expected in zip(genomes, before):
-            net.set_active(genome)
+            SMALL_SPACE.activate(net, genome)
             assert (net(x) - expected).abs().max().item() < 1e-5
     for stage in net.stages:
         for layer in stage:
@@ -330,9 +335,9 @@ def test_recalibrate_bn_matches_a_manual_estimate():
 def test_recalibrate_bn_on_subnets_and_the_supernet():
     torch.manual_seed(0)
     net = randomise(MobileNetV3Supernet(SMALL, num_classes=10)).eval()
-    net.sample_active(np.random.default_rng(0))
+    genome = SMALL_SPACE.sample(np.random.default_rng(0), 1)[0]
     images = torch.rand(64, 3, 32, 32)
-    subnet = net.get_active_subnet()
+    subnet = SMALL_SPACE.extract(net, genome)
     before = subnet.blocks[1].depthwise_bn.running_mean.clone()
     recalibrate_bn(subnet, images, batch_size=32)
     after = subnet.blocks[1].depthwise_bn.running_mean

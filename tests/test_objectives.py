@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from nsganet.costs.model import CostModel
 from nsganet.errors import ConfigError
-from nsganet.search.objectives import CostModel, parse_objectives
+from nsganet.search.objectives import parse_objectives
 from nsganet.spaces import SearchSpace, get_space
 from nsganet.spaces.base import Encoding
 

@@ -13,8 +13,9 @@ import torch
 from conftest import randomise
 
 from nsganet.errors import NsganetError
-from nsganet.nn.mobilenetv3 import MobileNetV3Supernet, SupernetConfig
-from nsganet.supernet.ofa_weights import (
+from nsganet.nn.mobilenetv3_shape import SupernetConfig
+from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
+from nsganet.nn.ofa_weights import (
     CheckpointError,
     load_ofa_checkpoint,
     load_ofa_state_dict,

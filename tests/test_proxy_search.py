@@ -1,18 +1,21 @@
 """Searches that really train: proxy evaluation on the embedded digits, in-process and in worker processes."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import run_cli
 
 import nsganet
-from nsganet.api import _proxy_evaluator
 from nsganet.config import SearchConfig
 from nsganet.data import load_dataset, split_train_valid
-from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings, architecture_seed
+from nsganet.evaluators.base import EvaluatorRequest
+from nsganet.evaluators.proxy import ProxyEvaluator, ProxySettings, proxy_evaluator
+from nsganet.search.rundir import search_split
 from nsganet.spaces import get_space
 from nsganet.train.loop import TrainSettings
+from nsganet.utils.seeds import derived_seed as architecture_seed
 
 TINY = {"epochs": 1, "train_images": 64, "batch_size": 32, "channels": 4}
 
@@ -52,7 +55,8 @@ def test_search_never_reads_the_test_split(digits_split, monkeypatch):
         original(self, train_set, valid_set, settings, seed)
 
     monkeypatch.setattr(ProxyEvaluator, "__init__", spy)
-    _proxy_evaluator(SearchConfig(), get_space("micro"), {})  # what a default search trains and validates on
+    config = SearchConfig()  # what a default search trains and validates on
+    proxy_evaluator(EvaluatorRequest(config, get_space("micro"), Path(), {}, lambda: search_split(config)))
     assert seen == [(len(train), len(valid))]
 
 
@@ -116,12 +120,11 @@ def test_cli_searches_a_users_cifar10_folder(tmp_path):
 
 
 def test_vld_size_sets_the_validation_images_for_every_evaluator():
-    from nsganet.api import _search_split
     from nsganet.config import SearchConfig
     from nsganet.errors import ConfigError
 
-    train, search_train, search_valid = _search_split(SearchConfig(vld_size=100))
+    train, search_train, search_valid = search_split(SearchConfig(vld_size=100))
     assert abs(len(search_valid) - 100) <= 10  # stratified per class, so rounded per class
     assert len(search_train) + len(search_valid) == len(train)
     with pytest.raises(ConfigError, match="vld_size"):
-        _search_split(SearchConfig(vld_size=len(train)))
+        search_split(SearchConfig(vld_size=len(train)))

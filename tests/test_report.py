@@ -20,10 +20,10 @@ import nsganet
 from nsganet.cli import main
 from nsganet.deploy.netfile import NetSpec
 from nsganet.errors import NsganetError
-from nsganet.report.build import INDEX, generic_operations, write_report
+from nsganet.report.build import INDEX, write_report
 from nsganet.report.figures import operation_counts, operation_shares
 from nsganet.search.store import RunStore
-from nsganet.spaces import get_space
+from nsganet.spaces import genome_values, get_space
 from nsganet.spaces.base import SearchSpace
 from nsganet.spaces.nb201 import NB201Space
 
@@ -362,7 +362,7 @@ def test_operations_of_constructed_architectures():
         operations = SearchSpace.operations
 
     assert Plain().operations(np.array([0, 1, 2, 3, 4, 0])) == ["x0=0", "x1=1", "x2=2", "x3=3", "x4=4", "x5=0"]
-    assert generic_operations((4, 0)) == ["x0=4", "x1=0"]
+    assert genome_values((4, 0)) == ["x0=4", "x1=0"]
 
 
 def test_operation_shares_sum_to_one():

@@ -23,9 +23,9 @@ from nsganet.deploy.netfile import NetSpec, load_net, read_spec, write_net
 from nsganet.deploy.retrain import train_net
 from nsganet.errors import NsganetError
 from nsganet.nn.resnet import ResNet
-from nsganet.supernet.training import load_checkpoint
+from nsganet.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from nsganet.train.ema import ModelEMA
-from nsganet.train.recipe import CHECKPOINT_FILE, RetrainSettings, fit
+from nsganet.train.recipe import RetrainSettings, fit
 
 #: a fixed DARTS-like cell pair (separable convolutions, skips, pooling)
 ARCH = ("normal: sep_conv_3x3(h-1) + sep_conv_3x3(h-2) | sep_conv_3x3(h-2) + identity(h-1) | "
@@ -160,7 +160,7 @@ def test_resume_refuses_other_settings_and_missing_checkpoints(tmp_path, digits)
     train, valid = digits
     settings = RetrainSettings(epochs=1, batch_size=64)
     fit(micro_model(), train, valid, settings, tmp_path, progress=False)
-    with pytest.raises(NsganetError, match="already holds a training run"):
+    with pytest.raises(NsganetError, match="already holds a re-training run"):
         fit(micro_model(), train, valid, settings, tmp_path, progress=False)
     with pytest.raises(NsganetError, match=r"started with setting epochs=1, now 2"):
         fit(micro_model(), train, valid, RetrainSettings(epochs=2, batch_size=64), tmp_path, resume=True,
@@ -214,34 +214,27 @@ def test_ema_update_is_a_warmed_up_moving_average():
 
 
 def untrained_supernet_file(tmp_path, mean, std):
-    """An untrained tiny mobilenetv3 supernet saved as an nsganet supernet file, and its description."""
-    from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-    from nsganet.spaces.mobilenetv3 import SupernetConfig
-    from nsganet.supernet.files import supernet_meta
-    from nsganet.supernet.training import FORMAT
+    """An untrained tiny mobilenetv3 supernet saved as an nsganet supernet file."""
+    from nsganet.spaces.mobilenetv3 import MobileNetV3Space, SupernetConfig
+    from nsganet.supernet.files import TrainedSupernet
 
-    config = SupernetConfig.small(16, width_mult=0.25)
+    space = MobileNetV3Space(SupernetConfig.small(16, width_mult=0.25))
     torch.manual_seed(0)
-    supernet = MobileNetV3Supernet(config, num_classes=10, in_channels=1)
-    meta = supernet_meta(config, 10, 1, mean, std, dataset="digits")
+    supernet = TrainedSupernet(space, space.new_supernet(10, 1), 10, 1, mean, std, "digits")
     path = tmp_path / "supernet.pt"
-    torch.save({"format": FORMAT, "version": 1, **meta, "state_dict": supernet.state_dict()}, path)
-    return path, supernet, meta
+    supernet.save(path)
+    return path, supernet
 
 
 def mobilenet_folder(tmp_path, supernet_file=True):
     """A mobilenetv3 network exported with weights inherited from an untrained supernet."""
-    from nsganet.spaces.mobilenetv3 import MobileNetV3Space
-    from nsganet.supernet.files import config_of
-
     spec = micro_spec()
-    path, supernet, meta = untrained_supernet_file(tmp_path, spec.mean, spec.std)
-    space = MobileNetV3Space(config_of(meta))
+    path, supernet = untrained_supernet_file(tmp_path, spec.mean, spec.std)
+    space = supernet.space
     genome = space.sample(np.random.default_rng(1), 1)[0]
-    supernet.set_active(genome)
-    subnet = supernet.get_active_subnet()
+    subnet = supernet.extract(genome)
     net = NetSpec(space="mobilenetv3", arch=space.to_string(genome), num_classes=10, input_size=8, in_channels=1,
-                  mean=spec.mean, std=spec.std, space_options={"config": meta["config"]},
+                  mean=spec.mean, std=spec.std, space_options=space.options,
                   dataset=spec.dataset, supernet=str(path) if supernet_file else None)
     folder = write_net(tmp_path / "net", net, subnet, weights=True, onnx=False)
     return folder, subnet

@@ -12,9 +12,9 @@ from conftest import METRIC, run_cli
 
 import nsganet
 from nsganet.config import SearchConfig
-from nsganet.search.outputs import MAX_NAME, safe_name
 from nsganet.spaces.nb201 import NB201Space
 from nsganet.strategies.random_search import RandomSearch
+from nsganet.utils.files import MAX_NAME, safe_name
 
 # -- safe_name ------------------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from nsganet.data.readers import read_cifar10
 from nsganet.deploy import netfile
 from nsganet.errors import NsganetError
 from nsganet.supernet.files import load_initial_supernet, load_supernet
-from nsganet.supernet.training import load_checkpoint
+from nsganet.train.checkpoint import load_checkpoint
 
 SRC = REPO / "src" / "nsganet"
 
@@ -397,7 +397,8 @@ def _net_folder(tmp_path: Path, file: Path) -> Path:
 def _resume_retraining(tmp_path: Path, file: Path) -> None:
     """``retrain.fit(resume=True)`` on a folder whose checkpoint is ``file``."""
     from nsganet.data.dataset import ImageDataset
-    from nsganet.train.recipe import CHECKPOINT_FILE, RetrainSettings, fit
+    from nsganet.train.checkpoint import CHECKPOINT_FILE
+    from nsganet.train.recipe import RetrainSettings, fit
 
     out = tmp_path / "retrain"
     out.mkdir()
@@ -409,25 +410,30 @@ def _resume_retraining(tmp_path: Path, file: Path) -> None:
 
 def _resume_supernet_training(tmp_path: Path, file: Path) -> None:
     """``train_supernet(resume=True)`` on a folder whose checkpoint is ``file``."""
-    from nsganet.supernet.training import CHECKPOINT_FILE, SupernetTrainSettings, train_supernet
+    from nsganet.supernet.settings import SupernetTrainSettings
+    from nsganet.supernet.training import train_supernet
+    from nsganet.train.checkpoint import CHECKPOINT_FILE
 
     out = tmp_path / "supernet"
     out.mkdir()
     (out / CHECKPOINT_FILE).write_bytes(file.read_bytes())
-    train_supernet(nn.Linear(2, 2), lambda epoch, seed: [], SupernetTrainSettings(epochs=1), out, progress=False)
+    from nsganet.spaces import get_space
+
+    train_supernet(nn.Linear(2, 2), get_space("mobilenetv3"), lambda epoch, seed: [], SupernetTrainSettings(epochs=1),
+                   out, progress=False)
 
 
 def _load_ofa(tmp_path: Path, file: Path) -> None:
-    from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
+    from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
+    from nsganet.nn.ofa_weights import load_ofa_checkpoint
     from nsganet.spaces.mobilenetv3 import SupernetConfig
-    from nsganet.supernet.ofa_weights import load_ofa_checkpoint
 
     load_ofa_checkpoint(MobileNetV3Supernet(SupernetConfig.small(16, width_mult=0.35)), file)
 
 
 #: Every function of nsganet that reads a torch file someone else may have written, as ``(tmp_path, file)``.
 LOADERS = {
-    "supernet_training.load_checkpoint": lambda tmp_path, file: load_checkpoint(file),
+    "checkpoint.load_checkpoint": lambda tmp_path, file: load_checkpoint(file),
     "supernet.load_supernet": lambda tmp_path, file: load_supernet(file),
     "supernet.load_initial_supernet": lambda tmp_path, file: load_initial_supernet(file),
     "train_supernet resume": _resume_supernet_training,
@@ -451,8 +457,8 @@ def test_every_torch_load_call_is_covered_by_a_loader_test():
     """The loaders tested below wrap every torch.load of the library: a new one must be added to LOADERS."""
     callers = sorted(f"{p.relative_to(SRC).as_posix()}:{name}" for p in _modules()
                      for name in _calls(p.read_text(encoding="utf-8"), "torch.load"))
-    assert callers == ["deploy/netfile.py:load_weights", "supernet/ofa_weights.py:load_ofa_checkpoint",
-                       "supernet/training.py:load_checkpoint"]
+    assert callers == ["deploy/netfile.py:load_weights", "nn/ofa_weights.py:load_ofa_checkpoint",
+                       "train/checkpoint.py:load_checkpoint"]
 
 
 @pytest.mark.parametrize("kind, named", [("os.system", "system"), ("open", "open"), ("custom class", "Custom")])

@@ -130,3 +130,78 @@ def test_resuming_with_a_changed_config_or_reusing_a_run_directory_is_refused(tm
 def test_bad_api_arguments(tmp_path, kwargs, fragment):
     with pytest.raises((ConfigError, NsganetError), match=fragment):
         nsganet.search(out=tmp_path / "run", progress=False, **kwargs)
+
+
+class Recorder(nsganet.Callback):
+    """A user's callback: records every event it hears, in order."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_search_start(self, study, evaluated):
+        self.events.append(("start", evaluated))
+
+    def on_generation_start(self, study, generation):
+        self.events.append(("generation", generation))
+
+    def on_evaluation(self, study, evaluation, detail, reused):
+        self.events.append(("evaluation", evaluation.seq, evaluation.status, reused))
+
+    def on_generation_end(self, study, event):
+        self.events.append(("stored", event.generation, len(event.evaluations), event.stats["n_evaluated"]))
+
+    def on_search_end(self, study, result):
+        self.events.append(("end", len(result.evaluations), len(result.stats)))
+
+    def on_close(self, study):
+        self.events.append(("close",))
+
+
+def test_a_users_callback_hears_every_event_of_the_study(tmp_path, nb201_accuracy):
+    recorder = Recorder()
+    result = nsganet.search("nb201", lookup_evaluator(nb201_accuracy), ["error", "ops"], "nsga2", budget=10,
+                            seed=1, out=tmp_path / "run", pop_size=4, progress=False, callbacks=[recorder])
+    events = recorder.events
+    assert events[0] == ("start", 0) and events[-2] == ("end", 10, 3) and events[-1] == ("close",)
+    assert [e[1] for e in events if e[0] == "evaluation"] == list(range(10))  # each evaluation once, in order
+    assert [e[1] for e in events if e[0] == "generation"] == [0, 1, 2]
+    stored = [e for e in events if e[0] == "stored"]
+    assert [s[2] for s in stored] == [4, 8, 10] and all(s[2] == s[3] for s in stored)
+    # the writers heard the same events: their files agree with the result
+    assert len(read_csv(tmp_path / "run" / "evaluations.csv")) == len(result.evaluations) == 10
+    assert [json.loads(p.read_text()) for p in sorted((tmp_path / "run" / "stats").glob("gen_*.json"))] == \
+        result.stats
+    # resuming a finished run: nothing evaluated, every evaluation read back, the end announced again
+    again = Recorder()
+    nsganet.search("nb201", lookup_evaluator(nb201_accuracy), ["error", "ops"], "nsga2", budget=10, seed=1,
+                   out=tmp_path / "run", pop_size=4, progress=False, resume=True, callbacks=[again])
+    assert again.events == [("start", 10), ("end", 10, 3), ("close",)]
+
+
+class Interrupt(nsganet.Callback):
+    """A callback that stops the search by raising, after the first stored generation."""
+
+    def __init__(self):
+        self.closed = False
+
+    def on_generation_end(self, study, event):
+        raise KeyboardInterrupt
+
+    def on_close(self, study):
+        self.closed = True
+
+
+def test_a_callback_can_stop_the_search_and_the_run_resumes(tmp_path, nb201_accuracy):
+    stop = Interrupt()
+    evaluate = lookup_evaluator(nb201_accuracy)
+    with pytest.raises(KeyboardInterrupt):
+        nsganet.search("nb201", evaluate, ["error", "ops"], "nsga2", budget=10, seed=1, out=tmp_path / "run",
+                       pop_size=4, progress=False, callbacks=[stop])
+    assert stop.closed  # told, although the search did not finish
+    resumed = nsganet.search("nb201", evaluate, ["error", "ops"], "nsga2", budget=10, seed=1, out=tmp_path / "run",
+                             pop_size=4, progress=False, resume=True)
+    straight = nsganet.search("nb201", evaluate, ["error", "ops"], "nsga2", budget=10, seed=1,
+                              out=tmp_path / "straight", pop_size=4, progress=False)
+    assert [e.arch for e in resumed.evaluations] == [e.arch for e in straight.evaluations]
+    assert (tmp_path / "run" / "evaluations.csv").read_text() == \
+        (tmp_path / "straight" / "evaluations.csv").read_text()

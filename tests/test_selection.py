@@ -140,13 +140,11 @@ def test_mobilenetv3_selection_inherits_supernet_weights(tmp_path):
     spec, model = load_net(folder)
     assert (folder / "net.pt").exists() and spec.supernet is not None and spec.space_options["config"]
     # the exported weights score what the search recorded for this architecture
-    from nsganet.api import _search_split
     from nsganet.data import BatchLoader
     from nsganet.deploy.select import read_run
     from nsganet.train.loop import accuracy
 
-    record = read_run(run)
-    _, _, valid = _search_split(record.config)
+    _, _, valid = read_run(run).search_split()
     error = 100 - accuracy(model, BatchLoader(valid, 256, spec.mean, spec.std, shuffle=False), channels_last=False)
     assert error == pytest.approx(spec.source["objectives"]["error"], abs=1e-9)
     bad = run_cli("select", str(run), "--channels", "8")

@@ -1,23 +1,73 @@
-"""Search configuration: the keys shared by the CLI options, config files and run directories."""
+"""Search configuration: the keys shared by the CLI options, config files and run directories.
+
+Every key is a typed field of :class:`SearchConfig` whose metadata (made by
+:func:`option`) holds its help text, its bound or choices and its option
+group: the default is written once, in the field, and the ``nsganet search``
+options, their help (with the default) and the validation of config files all
+come from it. The lists of choices come from the domain packages' registries
+(spaces, strategies, executors, latency back-ends, datasets); the domain never
+imports this module.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from nsganet.costs.latency import BACKENDS
+from nsganet.data.formats import DEFAULT_DATASET
 from nsganet.errors import ConfigError
+from nsganet.executors import EXECUTORS
+from nsganet.robustness import DEFAULT_EPS
+from nsganet.spaces import SPACES
+from nsganet.strategies import STRATEGIES
+from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, POSITIVE_INT, Bound, float_list
+from nsganet.utils.files import safe_name
 
-#: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
-RUNTIME_KEYS = ("out", "workers", "executor", "ray_address", "cpus_per_eval", "gpus_per_eval", "eval_retries")
-#: Where evaluations run: this machine's processes, or the tasks of a Ray cluster.
-EXECUTORS = ("local", "ray")
-#: Engines the latency objective can be measured with.
-LATENCY_BACKENDS = ("torch", "onnxruntime")
-#: The embedded dataset used when neither a dataset nor a table is given.
-DEFAULT_DATASET = "digits"
+#: Option groups of ``nsganet search`` (the first is the ungrouped one).
+GENERAL = ""
+PROXY = "proxy training (the default: architectures are trained on a dataset)"
+INHERITANCE = "weight inheritance (supernet spaces, e.g. mobilenetv3: subnets of a once-for-all supernet)"
+OBJECTIVE_SETTINGS = "robustness and latency objectives (--objectives error,flops,latency,robustness)"
+TABLE = "tabular benchmark (look accuracies up instead of training)"
+#: The shape of the networks whose costs a table run (or a user's evaluator) measures, key by key.
+NETWORK_DEFAULTS = {"num_classes": 10, "input_size": 32, "in_channels": 3}
+
+
+def option(default: Any, help: str = "", *, metavar: str | None = None, bound: Bound | None = None,
+           choices: Callable[[], Sequence[str]] | None = None, group: str = GENERAL, parse: Any = None,
+           default_text: str | int | Callable[[], str] | None = None, runtime: bool = False, cli: bool = True,
+           lazy: bool = False) -> Any:
+    """A :class:`SearchConfig` field and everything the command line and validation need to know of it.
+
+    ``bound`` checks numbers (and parses them on the command line),
+    ``choices`` lists the allowed names (the command line checks them; ``lazy``:
+    only when the option is given, since listing them loads heavy modules),
+    ``default_text`` says what a ``None`` default means, ``runtime`` marks keys
+    that may change when a run is resumed, ``cli=False`` keys are config-file only.
+    """
+    metadata = {"help": help, "metavar": metavar, "bound": bound, "choices": choices, "group": group,
+                "parse": parse, "default_text": default_text, "runtime": runtime, "cli": cli,
+                "lazy": lazy}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _proxy_defaults(which: int) -> str:
+    """The proxy width (0) or depth (1) each space trains with by default."""
+    return ", ".join(f"{name} {cls.proxy_defaults[which]}" for name, cls in SPACES.items()
+                     if cls.proxy_defaults[which] is not None)
+
+
+def _dataset_names() -> list[str]:
+    from nsganet.data import dataset_names
+
+    return dataset_names()
 
 
 @dataclasses.dataclass
@@ -25,83 +75,103 @@ class SearchConfig:
     """Everything that determines a search; the same keys as ``nsganet search`` options.
 
     Architectures are scored either by a tabular benchmark (``table`` and
-    ``metric``) or by proxy training on ``dataset`` (the embedded digits by
-    default). For tabular runs ``num_classes``, ``input_size`` and
+    ``metric``) or by training on ``dataset`` (the embedded digits by
+    default): proxy training, or weight inheritance from a once-for-all
+    supernet for spaces that have one (``supernet``, or one trained for
+    ``supernet_epochs`` in the run directory; ``finetune_epochs`` fine-tune each
+    candidate first). For tabular runs ``num_classes``, ``input_size`` and
     ``in_channels`` shape the networks whose costs are measured; with a dataset
-    they come from the data. The ``mobilenetv3`` space is scored by weight
-    inheritance from a once-for-all supernet: ``supernet`` (a file from
-    ``nsganet supernet train``), or one trained for ``supernet_epochs`` in the
-    run directory; ``finetune_epochs`` fine-tune each candidate first.
-    ``vld_size`` images of the training data (else ``valid_fraction`` of them)
-    validate, whatever the evaluator. ``fgsm_eps`` are the attack strengths
-    (pixel scale, 0..1) of the ``robustness`` objective; ``latency_backend``
-    (``torch`` or ``onnxruntime``) and ``latency_batch`` set how the ``latency``
-    objective is measured, and ``lut`` a per-layer latency look-up table
-    (``nsganet lut build``) that predicts it for ``mobilenetv3`` networks.
-    Evaluations run in ``workers`` local processes, or with ``executor: ray``
-    as tasks of ``cpus_per_eval`` CPUs and ``gpus_per_eval`` GPUs on the Ray
-    cluster at ``ray_address`` (a local one without it); an evaluation whose
-    worker dies is retried ``eval_retries`` times. These keys, and ``out``,
-    may change when a run is resumed.
+    they come from the data. ``vld_size`` images of the training data (else
+    ``valid_fraction`` of them) validate, whatever the evaluator. The runtime
+    keys (``workers``, ``executor`` and the Ray resources, ``eval_retries``,
+    ``out``) may change when a run is resumed. Each field's help says the rest.
     """
 
-    space: str = "micro"
-    strategy: str = "nsganetv1"
-    objectives: list[str] = dataclasses.field(default_factory=lambda: ["error", "flops"])
-    budget: int = 100
-    seed: int = 0
-    pop_size: int | None = 20
-    strategy_params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    table: str | None = None
-    metric: str | None = None
-    dataset: str | None = None
-    data: str | None = None
-    image_size: int | None = None
-    valid_fraction: float = 0.2
-    epochs: int = 5
-    batch_size: int = 32
-    lr: float = 0.05
-    channels: int | None = None
-    layers: int | None = None
-    train_images: int | None = None
-    cutout: int = 0
-    supernet: str | None = None
-    supernet_epochs: int = 10
-    vld_size: int | None = None
-    finetune_epochs: int = 0
-    fgsm_eps: list[float] | None = None
-    latency_backend: str = "torch"
-    latency_batch: int = 1
-    lut: str | None = None
-    num_classes: int | None = None
-    input_size: int | None = None
-    in_channels: int | None = None
-    workers: int | None = None
-    executor: str = "local"
-    ray_address: str | None = None
-    cpus_per_eval: float = 1.0
-    gpus_per_eval: float = 0.0
-    eval_retries: int = 2
-    out: str | None = None
+    space: str = option("micro", "search space", choices=SPACES.names)
+    strategy: str = option("nsganetv1", "search strategy", choices=STRATEGIES.names)
+    objectives: list[str] = option(["error", "flops"], "comma-separated objectives to minimise ('nsganet list' "
+                                   "shows them)", metavar="A,B", parse=str)
+    budget: int = option(100, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT)
+    seed: int = option(0, "random seed", metavar="N", bound=NONNEGATIVE_INT)
+    pop_size: int | None = option(20, "population (batch) size; the V1 paper used 40", metavar="N",
+                                  bound=POSITIVE_INT)
+    strategy_params: dict[str, Any] = option({}, "strategy options, also -S KEY=VALUE", cli=False)
+    table: str | None = option(None, "tabular benchmark CSV with an 'arch' column and accuracy columns",
+                               metavar="FILE", group=TABLE)
+    metric: str | None = option(None, "accuracy column of --table (percent); error = 100 - it", metavar="COLUMN",
+                                group=TABLE)
+    dataset: str | None = option(None, "dataset format ('nsganet list' shows them)", metavar="NAME", group=PROXY,
+                                 choices=_dataset_names, lazy=True,
+                                 default_text=f"{DEFAULT_DATASET}, scikit-learn's 8x8 digits, embedded")
+    data: str | None = option(None, "dataset location (a folder, or a .npz file for numpy)", metavar="DIR",
+                              group=PROXY)
+    image_size: int | None = option(None, "resize images to PX x PX", metavar="PX", bound=POSITIVE_INT,
+                                    group=PROXY, default_text="as stored")
+    valid_fraction: float = option(0.2, "share of the training data held out for validation", bound=OPEN_UNIT,
+                                   cli=False)
+    epochs: int = option(5, "training epochs per architecture", metavar="N", bound=POSITIVE_INT, group=PROXY)
+    batch_size: int = option(32, "batch size; the V1 paper used 128", metavar="N", bound=POSITIVE_INT, group=PROXY)
+    lr: float = option(0.05, "initial learning rate of the cosine schedule", metavar="LR", bound=POSITIVE,
+                       group=PROXY)
+    channels: int | None = option(None, "proxy width, initial channels", metavar="C", bound=POSITIVE_INT,
+                                  group=PROXY, default_text=lambda: _proxy_defaults(0))
+    layers: int | None = option(None, "proxy depth, cells per stage", metavar="N", bound=POSITIVE_INT, group=PROXY,
+                                default_text=lambda: _proxy_defaults(1))
+    train_images: int | None = option(None, "train each proxy on a fixed subset of N search-train images",
+                                      metavar="N", bound=POSITIVE_INT, group=PROXY, default_text="all")
+    cutout: int = option(0, "cutout size", metavar="PX", bound=NONNEGATIVE_INT, group=PROXY, default_text="0, off")
+    supernet: str | None = option(None, "trained supernet file ('nsganet supernet train')", metavar="FILE",
+                                  group=INHERITANCE, default_text="train one in the run directory")
+    supernet_epochs: int = option(10, "epochs of the supernet trained in the run directory", metavar="N",
+                                  bound=POSITIVE_INT, group=INHERITANCE)
+    vld_size: int | None = option(None, "training images held out for validation, for proxy training too",
+                                  metavar="N", bound=POSITIVE_INT, group=INHERITANCE,
+                                  default_text="valid_fraction of them")
+    finetune_epochs: int = option(0, "fine-tune each subnet for N epochs before validating it", metavar="N",
+                                  bound=NONNEGATIVE_INT, group=INHERITANCE)
+    fgsm_eps: list[float] | None = option(None, "FGSM attack strengths (pixel scale 0..1) of the robustness "
+                                          "objective", metavar="E1,E2,...", group=OBJECTIVE_SETTINGS, parse=float_list,
+                                          default_text=f"the NSGANetV1 supplement's {','.join(map(str, DEFAULT_EPS))}")
+    latency_backend: str = option("torch", "engine the latency objective is measured with",
+                                  choices=lambda: BACKENDS, group=OBJECTIVE_SETTINGS)
+    latency_batch: int = option(1, "batch size of latency measurements", metavar="N", bound=POSITIVE_INT,
+                                group=OBJECTIVE_SETTINGS)
+    lut: str | None = option(None, "per-layer latency look-up table ('nsganet lut build') predicting the latency "
+                             "of a layer-wise space's networks (mobilenetv3)", metavar="FILE",
+                             group=OBJECTIVE_SETTINGS)
+    num_classes: int | None = option(None, "classes of the networks whose flops/params are measured",
+                                     metavar="N", bound=POSITIVE_INT, group=TABLE,
+                                     default_text=NETWORK_DEFAULTS["num_classes"])
+    input_size: int | None = option(None, "input resolution of the networks whose flops/params are measured",
+                                    metavar="PX", bound=POSITIVE_INT, group=TABLE,
+                                    default_text=NETWORK_DEFAULTS["input_size"])
+    in_channels: int | None = option(None, "input channels of the networks whose flops/params are measured",
+                                     bound=POSITIVE_INT, cli=False,
+                                     default_text=NETWORK_DEFAULTS["in_channels"])
+    workers: int | None = option(None, "evaluate in N local processes, each with its share of the CPU threads and, "
+                                 "with GPUs, its own GPU", metavar="N", bound=POSITIVE_INT,
+                                 default_text="one per GPU, else per core, when training; 1 otherwise",
+                                 runtime=True)
+    executor: str = option("local", "where evaluations run: local processes or the tasks of a Ray cluster",
+                           choices=EXECUTORS.names, runtime=True)
+    ray_address: str | None = option(None, "Ray cluster to join, e.g. 10.0.0.1:6379 or auto", metavar="ADDR",
+                                     default_text="start Ray on this machine", runtime=True)
+    cpus_per_eval: float = option(1.0, "CPUs each Ray evaluation task reserves, and its torch threads",
+                                  metavar="C", bound=POSITIVE, runtime=True)
+    gpus_per_eval: float = option(0.0, "GPUs each Ray evaluation task reserves; fractions share a GPU",
+                                  metavar="G", bound=NONNEGATIVE, runtime=True)
+    eval_retries: int = option(2, "run an evaluation whose worker or node died again up to N times, then record "
+                               "it as failed", metavar="N", bound=NONNEGATIVE_INT, runtime=True)
+    out: str | None = option(None, "run directory", metavar="DIR", default_text="runs/SPACE-DATA-STRATEGY-seedN",
+                             runtime=True)
 
     def __post_init__(self) -> None:
         if isinstance(self.objectives, str):
             self.objectives = [n.strip() for n in self.objectives.split(",")]
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), str(f.type))
-        if self.budget < 1:
-            raise ConfigError(f"budget must be at least 1, got {self.budget}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
-        for name in ("num_classes", "input_size", "in_channels", "image_size", "epochs", "batch_size", "workers",
-                     "channels", "layers", "train_images", "supernet_epochs", "vld_size", "latency_batch"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"{name} must be positive, got {value}")
-        if self.cutout < 0 or self.lr <= 0 or self.finetune_epochs < 0:
-            raise ConfigError("cutout and finetune_epochs must be >= 0 and lr > 0")
-        if not 0 < self.valid_fraction < 1:
-            raise ConfigError(f"valid_fraction must lie strictly between 0 and 1, got {self.valid_fraction}")
+            if f.metadata["bound"] is not None:
+                f.metadata["bound"].check(f.name, getattr(self, f.name))
         if (self.table is None) != (self.metric is None):
             raise ConfigError("--table and --metric go together: give both or neither")
         if self.table is not None:
@@ -111,15 +181,13 @@ class SearchConfig:
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
         if self.executor not in EXECUTORS:
-            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
-        if self.cpus_per_eval <= 0 or self.gpus_per_eval < 0 or self.eval_retries < 0:
-            raise ConfigError("cpus_per_eval must be positive, gpus_per_eval and eval_retries at least 0")
-        if self.executor != "ray" and (self.ray_address is not None or self.cpus_per_eval != 1.0
-                                       or self.gpus_per_eval != 0.0):
+            raise ConfigError(f"executor must be one of {', '.join(EXECUTORS.names())}, got {self.executor!r}")
+        ray_only = [name for name in ("ray_address", "cpus_per_eval", "gpus_per_eval") if getattr(self, name) !=
+                    FIELDS[name].default]
+        if self.executor != "ray" and ray_only:
             raise ConfigError("ray_address, cpus_per_eval and gpus_per_eval apply to --executor ray")
-        if self.latency_backend not in LATENCY_BACKENDS:
-            raise ConfigError(f"latency_backend must be one of {', '.join(LATENCY_BACKENDS)}, "
-                              f"got {self.latency_backend!r}")
+        if self.latency_backend not in BACKENDS:
+            raise ConfigError(f"latency_backend must be one of {', '.join(BACKENDS)}, got {self.latency_backend!r}")
         if self.fgsm_eps is not None:
             if len(self.fgsm_eps) < 2 or any(isinstance(e, bool) or not isinstance(e, (int, float))
                                              or not 0 <= e <= 1 for e in self.fgsm_eps):
@@ -140,15 +208,18 @@ class SearchConfig:
     def dataset_name(self) -> str:
         return self.dataset or DEFAULT_DATASET
 
+    def network_shape(self) -> dict[str, int]:
+        """``num_classes``, ``input_size`` and ``in_channels`` of the networks a table run measures."""
+        return {name: getattr(self, name) or default for name, default in NETWORK_DEFAULTS.items()}
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> SearchConfig:
         """Validate a mapping of config keys; unknown keys and wrong types are errors."""
         if not isinstance(values, dict):
             raise ConfigError("a config must be a mapping of keys to values")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - set(FIELDS))
         if unknown:
-            raise ConfigError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}")
+            raise ConfigError(f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(FIELDS))}")
         return cls(**values)
 
     def to_dict(self, include_runtime: bool = True) -> dict[str, Any]:
@@ -160,10 +231,30 @@ class SearchConfig:
 
     def default_out(self) -> str:
         """``runs/SPACE-DATA-STRATEGY-seedN``; the names may come from user objects, so they are made path-safe."""
-        from nsganet.search.outputs import safe_name  # imported here: outputs pulls in numpy and the indicators
-
         source = "table" if self.uses_table else self.dataset_name
         return f"runs/{safe_name(f'{self.space}-{source}-{self.strategy}-seed{self.seed}')}"
+
+
+#: The config's fields by name (with their metadata: help, bound, choices, group).
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(SearchConfig)}
+#: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
+RUNTIME_KEYS = tuple(name for name, f in FIELDS.items() if f.metadata["runtime"])
+
+
+def default_text(name: str) -> str:
+    """How ``nsganet search --help`` states the default of key ``name``: " (default 100)", " (default: all)" or ""."""
+    f = FIELDS[name]
+    text = f.metadata["default_text"]
+    if isinstance(text, (int, float)):
+        return f" (default {text})"
+    if text is not None:
+        return f" (default: {text() if callable(text) else text})"
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+    if default is None:
+        return ""
+    if isinstance(default, list):
+        return f" (default {','.join(map(str, default))})"
+    return f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
 
 
 _KINDS = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
@@ -174,8 +265,8 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
     options = [a.strip() for a in annotation.split("|")]
     if value is None and "None" in options:
         return
-    for option in options:
-        kind = _KINDS.get(option.split("[")[0])
+    for option_type in options:
+        kind = _KINDS.get(option_type.split("[")[0])
         if kind is not None and isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
             return
     expected = " or ".join(o if o != "None" else "null" for o in options)
@@ -203,4 +294,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 
 def dump_config(config: dict[str, Any], path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    """Write a config file (atomically)."""
+    from nsganet.utils.files import atomic_write
+
+    atomic_write(path, yaml.safe_dump(config, sort_keys=False))

@@ -8,53 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nsganet.commands import add_data_arguments, float_list, int_list, nonnegative_int, positive_int
+from nsganet.commands.args import add_data_arguments, int_list, nonnegative_int, positive_int
+from nsganet.commands.base import Command, register
 from nsganet.errors import NsganetError
+from nsganet.robustness import DEFAULT_EPS
+from nsganet.utils.checks import float_list
+from nsganet.utils.files import atomic_write
 
-#: the NSGANetV1 supplement's FGSM strengths (nsganet.robustness.fgsm.DEFAULT_EPS, kept here torch-free)
-DEFAULT_EPS_TEXT = "0,0.01,0.03,0.05,0.07,0.1,0.15"
 EVAL_DIR = "eval"
 
 
 def eps_list(text: str) -> list[float]:
     """An argparse type for FGSM strengths: comma-separated non-negative numbers, or ``none``."""
     return [] if text.strip() == "none" else float_list(text)
-
-
-def add_parser(commands: Any) -> None:
-
-    p = commands.add_parser(
-        "evaluate", help="test accuracy of an exported network, under common corruptions and FGSM attacks",
-        description="Evaluate an exported network (a folder with net.json and net.pt, from 'nsganet select' or "
-                    "'nsganet train') on the TEST split of its data: clean accuracy; accuracy under common "
-                    "corruptions (noise, blur, weather, digital; CIFAR-10-C style) at severities 1-5; accuracy "
-                    "under FGSM attacks of strength eps (pixel scale 0..1) and the normalised area under that "
-                    "curve (NSGANetV1 supplement, Fig. 21: 100 = no accuracy lost, 0 = chance). Writes "
-                    "evaluation.json, corruptions.png and fgsm.png to NET/eval.",
-        epilog="examples:\n"
-               "  nsganet evaluate runs/demo/selected/arch-00012/train\n"
-               "  nsganet evaluate NET --corruptions gaussian_noise,contrast --severities 1,3,5 --eps 0,0.05,0.1\n"
-               "  nsganet evaluate NET --corruptions none --onnx        # clean accuracy, checked with ONNX Runtime\n"
-               "  nsganet evaluate NET --weights NET/train/best.pt --images 1000\n"
-               "corruptions: gaussian_noise shot_noise impulse_noise speckle_noise gaussian_blur defocus_blur\n"
-               "             motion_blur fog brightness contrast saturate (colour only) pixelate jpeg_compression",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("net", metavar="NET", help="exported network folder (with net.json)")
-    p.add_argument("--weights", metavar="FILE", help="state_dict to load instead of NET/net.pt")
-    add_data_arguments(p, default_text="the network's, from net.json, else the embedded digits")
-    p.add_argument("--images", type=positive_int, metavar="N", help="evaluate the first N test images only")
-    p.add_argument("--corruptions", default="all", metavar="all|none|A,B",
-                   help="corruptions to apply (default all that fit the channel count)")
-    p.add_argument("--severities", type=int_list(1, 5, "severity"), default=[1, 2, 3, 4, 5], metavar="S1,S2",
-                   help="corruption severities, 1..5 (default 1,2,3,4,5)")
-    p.add_argument("--eps", type=eps_list, metavar="E1,E2|none",
-                   help=f"FGSM strengths, pixel scale 0..1 (default the NSGANetV1 supplement's {DEFAULT_EPS_TEXT})")
-    p.add_argument("--batch-size", type=positive_int, default=256, metavar="N", help="batch size (default 256)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
-                   help="seed of the corruption noise (default 0)")
-    p.add_argument("--out", metavar="DIR", help=f"output folder (default NET/{EVAL_DIR})")
-    p.add_argument("--onnx", action="store_true",
-                   help="cross-check clean accuracy with ONNX Runtime on NET/net.onnx")
 
 
 def _test_data(spec: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -126,67 +92,109 @@ def _table(report: Any, eps_text: list[str]) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    from nsganet.deploy.netfile import SPEC_FILE, WEIGHTS_FILE
+@register
+class Evaluate(Command):
+    name = "evaluate"
 
-    folder = Path(args.net)
-    folder = folder.parent if folder.name == SPEC_FILE else folder
-    if not folder.is_dir():
-        raise NsganetError(f"network folder {folder} does not exist (export networks with 'nsganet select')")
-    if args.weights is not None and not Path(args.weights).is_file():
-        raise NsganetError(f"weights file {args.weights} does not exist")
+    def add_parser(self, subparsers: Any) -> argparse.ArgumentParser:
 
-    import torch
+        p = subparsers.add_parser(
+            "evaluate", help="test accuracy of an exported network, under common corruptions and FGSM attacks",
+            description="Evaluate an exported network (a folder with net.json and net.pt, from 'nsganet select' or "
+                        "'nsganet train') on the TEST split of its data: clean accuracy; accuracy under common "
+                        "corruptions (noise, blur, weather, digital; CIFAR-10-C style) at severities 1-5; accuracy "
+                        "under FGSM attacks of strength eps (pixel scale 0..1) and the normalised area under that "
+                        "curve (NSGANetV1 supplement, Fig. 21: 100 = no accuracy lost, 0 = chance). Writes "
+                        "evaluation.json, corruptions.png and fgsm.png to NET/eval.",
+            epilog="examples:\n"
+                   "  nsganet evaluate runs/demo/selected/arch-00012/train\n"
+                   "  nsganet evaluate NET --corruptions gaussian_noise,contrast --severities 1,3,5 --eps 0,0.05,0.1\n"
+                   "  nsganet evaluate NET --corruptions none --onnx   # clean accuracy, checked with ONNX Runtime\n"
+                   "  nsganet evaluate NET --weights NET/train/best.pt --images 1000\n"
+                   "corruptions: gaussian_noise shot_noise impulse_noise speckle_noise gaussian_blur defocus_blur\n"
+                   "             motion_blur fog brightness contrast saturate (colour only) pixelate jpeg_compression",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("net", metavar="NET", help="exported network folder (with net.json)")
+        p.add_argument("--weights", metavar="FILE", help="state_dict to load instead of NET/net.pt")
+        add_data_arguments(p, default_text="the network's, from net.json, else the embedded digits")
+        p.add_argument("--images", type=positive_int, metavar="N", help="evaluate the first N test images only")
+        p.add_argument("--corruptions", default="all", metavar="all|none|A,B",
+                       help="corruptions to apply (default all that fit the channel count)")
+        p.add_argument("--severities", type=int_list(1, 5, "severity"), default=[1, 2, 3, 4, 5], metavar="S1,S2",
+                       help="corruption severities, 1..5 (default all)")
+        p.add_argument("--eps", type=eps_list, metavar="E1,E2|none",
+                       help="FGSM strengths, pixel scale 0..1 (default the NSGANetV1 supplement's "
+                            f"{','.join(map(str, DEFAULT_EPS))})")
+        p.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
+                       help="batch size (default %(default)s)")
+        p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
+                       help="seed of the corruption noise (default %(default)s)")
+        p.add_argument("--out", metavar="DIR", help=f"output folder (default NET/{EVAL_DIR})")
+        p.add_argument("--onnx", action="store_true",
+                       help="cross-check clean accuracy with ONNX Runtime on NET/net.onnx")
+        return p
 
-    from nsganet.deploy.netfile import load_net
-    from nsganet.robustness import DEFAULT_EPS, evaluate_network
-    from nsganet.robustness.corruptions import corruption_names
-    from nsganet.robustness.plots import plot_corruptions, plot_fgsm
+    def run(self, args: argparse.Namespace) -> int:
+        from nsganet.deploy.netfile import SPEC_FILE, WEIGHTS_FILE
 
-    corruption_names(None, args.corruptions)  # unknown names fail before anything is loaded
-    torch.manual_seed(args.seed)  # only matters for a network without weights
-    spec, model = load_net(folder, weights=args.weights)
-    weights = args.weights if args.weights is not None else (
-        str(folder / WEIGHTS_FILE) if (folder / WEIGHTS_FILE).is_file() else None)
-    if args.onnx and args.weights is not None:
-        raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")
-    if args.onnx and weights is None:
-        raise NsganetError(f"--onnx needs trained weights in {folder / WEIGHTS_FILE} (net.onnx holds the same)")
-    test, data = _test_data(spec, args)
-    names = corruption_names(test.channels, args.corruptions)
-    eps = list(DEFAULT_EPS) if args.eps is None else args.eps
-    out = Path(args.out) if args.out is not None else folder / EVAL_DIR
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NsganetError(f"cannot create {out}: {exc.strerror or exc}") from None
-    if weights is None:  # warned only once the input is known to be good: an error stays the only line
-        print(f"nsganet: warning: {folder} has no {WEIGHTS_FILE}: evaluating untrained weights "
-              "(train it with 'nsganet train', or give --weights FILE)", file=sys.stderr)
+        folder = Path(args.net)
+        folder = folder.parent if folder.name == SPEC_FILE else folder
+        if not folder.is_dir():
+            raise NsganetError(f"network folder {folder} does not exist (export networks with 'nsganet select')")
+        if args.weights is not None and not Path(args.weights).is_file():
+            raise NsganetError(f"weights file {args.weights} does not exist")
 
-    def progress(line: str) -> None:
-        print(f"  {line}", file=sys.stderr, flush=True)
+        import torch
 
-    report = evaluate_network(model, test, spec.mean, spec.std, corruptions=names, severities=args.severities,
-                              eps=eps, batch_size=args.batch_size, seed=args.seed, progress=progress)
-    result: dict[str, Any] = {"net": str(folder), "space": spec.space, "arch": spec.arch, "weights": weights,
-                              "data": data, **report.to_dict()}
-    if args.onnx:
-        result["onnx"] = _onnx_check(folder, test, spec, model, args.batch_size)
-    (out / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    title = f"{folder.name}: {spec.space} on {data['name']} test"
-    if report.corruptions:
-        plot_corruptions(report, out / "corruptions.png", title)
-    if report.fgsm_eps:
-        plot_fgsm(report, out / "fgsm.png", title)
+        from nsganet.deploy.netfile import load_net
+        from nsganet.robustness.corruptions import corruption_names
+        from nsganet.robustness.evaluate import evaluate_network
+        from nsganet.robustness.plots import plot_corruptions, plot_fgsm
 
-    print(f"network  {folder} ({spec.space}, weights {weights or 'untrained'})")
-    for line in _table(report, [f"{e:g}" for e in eps]):
-        print(line)
-    if args.onnx:
-        check = result["onnx"]
-        print(f"onnx runtime clean accuracy {check['clean_accuracy']:.2f} %, predictions agree with torch on "
-              f"{check['agreement_with_torch']:.2f} % of images")
-    print(f"wrote {out / 'evaluation.json'}" + (", corruptions.png" if report.corruptions else "")
-          + (", fgsm.png" if report.fgsm_eps else "") + f" in {report.seconds:.1f} s")
-    return 0
+        corruption_names(None, args.corruptions)  # unknown names fail before anything is loaded
+        torch.manual_seed(args.seed)  # only matters for a network without weights
+        spec, model = load_net(folder, weights=args.weights)
+        weights = args.weights if args.weights is not None else (
+            str(folder / WEIGHTS_FILE) if (folder / WEIGHTS_FILE).is_file() else None)
+        if args.onnx and args.weights is not None:
+            raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")
+        if args.onnx and weights is None:
+            raise NsganetError(f"--onnx needs trained weights in {folder / WEIGHTS_FILE} (net.onnx holds the same)")
+        test, data = _test_data(spec, args)
+        names = corruption_names(test.channels, args.corruptions)
+        eps = list(DEFAULT_EPS) if args.eps is None else args.eps
+        out = Path(args.out) if args.out is not None else folder / EVAL_DIR
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NsganetError(f"cannot create {out}: {exc.strerror or exc}") from None
+        if weights is None:  # warned only once the input is known to be good: an error stays the only line
+            print(f"nsganet: warning: {folder} has no {WEIGHTS_FILE}: evaluating untrained weights "
+                  "(train it with 'nsganet train', or give --weights FILE)", file=sys.stderr)
+
+        def progress(line: str) -> None:
+            print(f"  {line}", file=sys.stderr, flush=True)
+
+        report = evaluate_network(model, test, spec.mean, spec.std, corruptions=names, severities=args.severities,
+                                  eps=eps, batch_size=args.batch_size, seed=args.seed, progress=progress)
+        result: dict[str, Any] = {"net": str(folder), "space": spec.space, "arch": spec.arch, "weights": weights,
+                                  "data": data, **report.to_dict()}
+        if args.onnx:
+            result["onnx"] = _onnx_check(folder, test, spec, model, args.batch_size)
+        atomic_write(out / "evaluation.json", json.dumps(result, indent=1) + "\n")
+        title = f"{folder.name}: {spec.space} on {data['name']} test"
+        if report.corruptions:
+            plot_corruptions(report, out / "corruptions.png", title)
+        if report.fgsm_eps:
+            plot_fgsm(report, out / "fgsm.png", title)
+
+        print(f"network  {folder} ({spec.space}, weights {weights or 'untrained'})")
+        for line in _table(report, [f"{e:g}" for e in eps]):
+            print(line)
+        if args.onnx:
+            check = result["onnx"]
+            print(f"onnx runtime clean accuracy {check['clean_accuracy']:.2f} %, predictions agree with torch on "
+                  f"{check['agreement_with_torch']:.2f} % of images")
+        print(f"wrote {out / 'evaluation.json'}" + (", corruptions.png" if report.corruptions else "")
+              + (", fgsm.png" if report.fgsm_eps else "") + f" in {report.seconds:.1f} s")
+        return 0

@@ -5,35 +5,42 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def add_parser(commands: Any) -> None:
-    p = commands.add_parser(
-        "report", help="write an HTML report of a run (figures, front table, config)",
-        description="Write RUN/report/index.html (or --out DIR/index.html) and its PNG figures: the "
-                    "non-dominated front (pairwise for 3+ objectives), the front per generation, the hypervolume "
-                    "curve, the surrogate's quality per iteration (nsganetv2), the operation frequency in the front "
-                    "versus all evaluated architectures, parallel coordinates of the objectives and drawings of "
-                    "front cells (micro). The page is self-contained: inline CSS, relative links, no external "
-                    "resources. Works on finished runs and on runs still in progress. Prints the page's path.",
-        epilog="examples:\n"
-               "  nsganet report runs/demo\n"
-               "  nsganet report runs/demo --out /tmp/demo-report --open",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run", metavar="RUN", help="run directory of 'nsganet search'")
-    p.add_argument("--out", metavar="DIR", help="folder for index.html and the figures (default RUN/report)")
-    p.add_argument("--open", action="store_true", help="open the page in the default web browser")
+from nsganet.commands.base import Command, register
 
 
-def run(args: argparse.Namespace) -> int:
-    import sys
+@register
+class Report(Command):
+    name = "report"
 
-    from nsganet.report.build import write_report
+    def add_parser(self, subparsers: Any) -> argparse.ArgumentParser:
+        p = subparsers.add_parser(
+            "report", help="write an HTML report of a run (figures, front table, config)",
+            description="Write RUN/report/index.html (or --out DIR/index.html) and its PNG figures: the "
+                        "non-dominated front (pairwise for 3+ objectives), the front per generation, the "
+                        "hypervolume curve, the surrogate's quality per iteration (nsganetv2), the operation "
+                        "frequency in the front versus all evaluated architectures, parallel coordinates of the "
+                        "objectives and drawings of front cells (spaces that draw, e.g. micro). The page is "
+                        "self-contained: inline CSS, relative links, no external resources. Works on finished runs "
+                        "and on runs still in progress. Prints the page's path.",
+            epilog="examples:\n"
+                   "  nsganet report runs/demo\n"
+                   "  nsganet report runs/demo --out /tmp/demo-report --open",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("run", metavar="RUN", help="run directory of 'nsganet search'")
+        p.add_argument("--out", metavar="DIR", help="folder for index.html and the figures (default RUN/report)")
+        p.add_argument("--open", action="store_true", help="open the page in the default web browser")
+        return p
 
-    report = write_report(args.run, out=args.out)
-    print(report.index)
-    if args.open:
-        import webbrowser
+    def run(self, args: argparse.Namespace) -> int:
+        import sys
 
-        if not webbrowser.open(report.index.resolve().as_uri()):
-            print("nsganet: no web browser could be started; open the file above", file=sys.stderr)
-    return 0
+        from nsganet.report.build import write_report
+
+        report = write_report(args.run, out=args.out)
+        print(report.index)
+        if args.open:
+            import webbrowser
+
+            if not webbrowser.open(report.index.resolve().as_uri()):
+                print("nsganet: no web browser could be started; open the file above", file=sys.stderr)
+        return 0

@@ -12,9 +12,9 @@ measurement per architecture and why the per-layer look-up tables of
 :mod:`nsganet.costs.lut` (deterministic once built) are preferred for searches that
 price thousands of candidates.
 
-:class:`LatencyModel` is what the ``latency`` objective of
-:class:`~nsganet.search.objectives.CostModel` asks: measure the built network, or
-predict from a look-up table.
+:class:`~nsganet.costs.model.LatencyModel` is what the ``latency`` objective
+asks: measure the built network with this module, or predict from a look-up
+table.
 """
 
 from __future__ import annotations
@@ -25,24 +25,21 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nsganet.config import LATENCY_BACKENDS
 from nsganet.errors import NsganetError
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from nsganet.costs.lut import LatencyTable
-
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 #: Engines latency can be measured with.
-BACKENDS = LATENCY_BACKENDS
+BACKENDS = ("torch", "onnxruntime")
 #: Default warm-up runs and timed runs of one measurement.
 DEFAULT_WARMUP, DEFAULT_REPEATS = 5, 20
 
@@ -67,7 +64,7 @@ class LatencyMeasurement:
                    statistics.pstdev(samples) if len(samples) > 1 else 0.0, samples, backend, batch_size, threads)
 
 
-def _check(backend: str, batch_size: int, warmup: int, repeats: int, threads: int) -> None:
+def check_settings(backend: str, batch_size: int, warmup: int, repeats: int, threads: int) -> None:
     if backend not in BACKENDS:
         raise NsganetError(f"latency backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if batch_size < 1 or repeats < 1 or warmup < 0 or threads < 1:
@@ -88,14 +85,14 @@ def time_calls(run: Callable[[], Any], warmup: int, repeats: int) -> list[float]
 
 
 def onnx_session(model: nn.Module, example_input: Any, threads: int = 1) -> Any:
-    """An ONNX Runtime CPU session of ``model`` (exported with :func:`nsganet.deploy.netfile.export_onnx`).
+    """An ONNX Runtime CPU session of ``model`` (exported with :func:`nsganet.utils.onnx.export_onnx`).
 
     One session runs ``threads`` intra-op threads and one inter-op thread,
     sequentially, with every graph optimisation on; its input is ``"input"``.
     """
     import onnxruntime as ort
 
-    from nsganet.deploy.netfile import export_onnx
+    from nsganet.utils.onnx import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="nsganet-latency-") as folder:
         path = export_onnx(model, Path(folder) / "model.onnx", example_input)
@@ -132,7 +129,7 @@ def prepare_run(model: nn.Module, input_shape: Sequence[int], backend: str = "to
     """
     import torch
 
-    _check(backend, batch_size, 0, 1, threads)
+    check_settings(backend, batch_size, 0, 1, threads)
     model = model.eval()
     x = torch.zeros(batch_size, *(int(s) for s in input_shape))
     if channels_last and x.ndim == 4:
@@ -156,48 +153,8 @@ def measure_latency(model: nn.Module, input_shape: Sequence[int], backend: str =
     CPU execution provider (see :func:`onnx_session`). The model is put in
     eval mode.
     """
-    _check(backend, batch_size, warmup, repeats, threads)
+    check_settings(backend, batch_size, warmup, repeats, threads)
     run = prepare_run(model, input_shape, backend, batch_size, threads, channels_last)
     with timing_context(threads):
         samples = time_calls(run, warmup, repeats)
     return LatencyMeasurement.from_samples(samples, backend, batch_size, threads)
-
-
-@dataclass
-class LatencyModel:
-    """How the ``latency`` objective is obtained: measured on each built network, or predicted by a table.
-
-    With ``table`` (a :class:`~nsganet.costs.lut.LatencyTable` for a ``mobilenetv3``
-    space) the latency is the table's prediction: deterministic and takes
-    microseconds. Without, each network is built and timed with
-    :func:`measure_latency` (``backend``, ``batch_size``, ``repeats`` runs
-    after ``warmup``, ``threads`` threads): the median, noisy on a busy machine
-    (and in searches with several ``--workers``, which time networks while
-    other workers train).
-    """
-
-    backend: str = "torch"
-    batch_size: int = 1
-    warmup: int = DEFAULT_WARMUP
-    repeats: int = DEFAULT_REPEATS
-    threads: int = 1
-    table: LatencyTable | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        _check(self.backend, self.batch_size, self.warmup, self.repeats, self.threads)
-        if self.table is not None and (self.table.backend, self.table.batch_size) != (self.backend, self.batch_size):
-            raise NsganetError(
-                f"look-up table {self.table.source} was measured with {self.table.backend} at batch "
-                f"{self.table.batch_size}; the latency objective asks for {self.backend} at batch {self.batch_size} "
-                f"(set --latency-backend {self.table.backend} --latency-batch {self.table.batch_size}, or build "
-                "a table for these settings with 'nsganet lut build')")
-
-    @property
-    def predicted(self) -> bool:
-        """Whether latency comes from a look-up table rather than measurement."""
-        return self.table is not None
-
-    def measure(self, model: nn.Module, input_shape: Sequence[int]) -> float:
-        """Median milliseconds per batch of a built network."""
-        return measure_latency(model, input_shape, self.backend, self.batch_size, self.warmup, self.repeats,
-                               self.threads).median_ms

@@ -12,26 +12,16 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nsganet.errors import NsganetError
+from nsganet.data.formats import DATASETS
+from nsganet.errors import ConfigError, NsganetError
 
 if TYPE_CHECKING:
     from nsganet.data.augment import Augmentation
     from nsganet.data.dataset import ImageDataset, channel_stats, split_train_valid
     from nsganet.data.loader import BatchLoader
 
-__all__ = ["Augmentation", "BatchLoader", "ImageDataset", "channel_stats", "dataset_names", "load_dataset",
-           "split_train_valid"]
-
-# name -> (reader function in nsganet.data.readers, what --data must point at)
-_READERS: dict[str, tuple[str, str]] = {
-    "digits": ("read_digits", ""),
-    "mnist": ("read_mnist", "DIR"),
-    "fashion-mnist": ("read_fashion_mnist", "DIR"),
-    "cifar10": ("read_cifar10", "DIR"),
-    "cifar100": ("read_cifar100", "DIR"),
-    "folder": ("read_folder", "DIR"),
-    "numpy": ("read_numpy", "FILE.npz"),
-}
+__all__ = ["DATASETS", "Augmentation", "BatchLoader", "ImageDataset", "channel_stats", "dataset_names",
+           "load_dataset", "search_split", "split_train_valid"]
 
 _EXPORTS = {"Augmentation": "augment", "BatchLoader": "loader", "ImageDataset": "dataset",
             "channel_stats": "dataset", "split_train_valid": "dataset"}
@@ -45,7 +35,9 @@ def __getattr__(name: str) -> Any:
 
 def dataset_names() -> list[str]:
     """The dataset formats :func:`load_dataset` knows; the first one is the embedded default."""
-    return list(_READERS)
+    import nsganet.data.readers  # noqa: F401  (the built-in formats register there)
+
+    return DATASETS.names()
 
 
 def load_dataset(name: str, data: str | Path | None = None,
@@ -55,26 +47,41 @@ def load_dataset(name: str, data: str | Path | None = None,
     ``image_size`` resizes every image to image_size×image_size (the folder
     reader resizes while reading, so its images may differ in size).
     """
-    if name not in _READERS:
-        raise NsganetError(f"unknown dataset {name!r}; known datasets: {', '.join(_READERS)}")
-    if image_size is not None and image_size < 1:
-        raise NsganetError(f"image size must be positive, got {image_size}")
-    from nsganet.data import readers
+    import nsganet.data.readers  # noqa: F401  (the built-in formats register there)
     from nsganet.data.dataset import resize
 
-    function, needs = _READERS[name]
-    reader = getattr(readers, function)
-    if not needs:
+    fmt = DATASETS.get(name)
+    if image_size is not None and image_size < 1:
+        raise NsganetError(f"image size must be positive, got {image_size}")
+    if not fmt.data:
         if data is not None:
             raise NsganetError(f"dataset {name} is embedded; --data is not used (got {data})")
-        train, test = reader()
+        train, test = fmt.read()
     elif data is None:
-        raise NsganetError(f"dataset {name} needs --data {needs}")
-    elif name == "folder":
-        train, test = reader(data, image_size=image_size)
+        raise NsganetError(f"dataset {name} needs --data {fmt.data}")
+    elif fmt.resizes:
+        train, test = fmt.read(data, image_size=image_size)
     else:
-        train, test = reader(data)
+        train, test = fmt.read(data)
     if image_size is not None:
         train = resize(train, image_size)
         test = resize(test, image_size) if test is not None else None
     return train, test
+
+
+def search_split(name: str, data: str | Path | None, image_size: int | None, valid_fraction: float,
+                 vld_size: int | None, seed: int) -> tuple[ImageDataset, ImageDataset, ImageDataset]:
+    """A dataset's training images and their (search-train, search-validation) split; the test split is unused.
+
+    The validation part is ``vld_size`` images when given, else
+    ``valid_fraction`` of them, stratified and drawn with ``seed``.
+    """
+    from nsganet.data.dataset import split_train_valid
+
+    train_set, _ = load_dataset(name, data, image_size=image_size)
+    fraction = valid_fraction
+    if vld_size is not None:
+        if vld_size >= len(train_set):
+            raise ConfigError(f"vld_size {vld_size} must be smaller than the {len(train_set)} training images")
+        fraction = vld_size / len(train_set)
+    return train_set, *split_train_valid(train_set, fraction, seed=seed)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from nsganet.errors import NsganetError
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 _STATS_CHUNK = 4096  # images per chunk when summing pixels or resizing (bounded temporary memory)
 

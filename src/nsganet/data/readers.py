@@ -23,13 +23,37 @@ import numpy as np
 import torch
 
 from nsganet.data.dataset import ImageDataset, check_labels, data_error, one_line, split_train_valid
+from nsganet.data.formats import dataset
 from nsganet.errors import NsganetError
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot"]
+
+
+# ----------------------------------------------------------------------------------------------- embedded
+
+
+@dataset("digits")
+def read_digits() -> tuple[ImageDataset, ImageDataset]:
+    """scikit-learn's 8x8 digits (1,797 images), with a fixed stratified 80/20 train/test split (seed 0).
+
+    The dataset has no official test split; a fixed one keeps the test images
+    out of search whatever seed the search uses.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise NsganetError("dataset digits needs scikit-learn: pip install scikit-learn") from exc
+    bunch = load_digits()
+    images = torch.from_numpy(np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)).unsqueeze(1)
+    labels = torch.from_numpy(bunch.target.astype(np.int64))
+    full = ImageDataset("digits", images, labels, 10, [str(d) for d in range(10)], flip=False)
+    train, test = split_train_valid(full, valid_fraction=0.2, seed=0)
+    test.name = "digits-test"
+    return train, test
 
 
 # ----------------------------------------------------------------------------------------------- shared helpers
@@ -199,6 +223,7 @@ def _cifar(name: str, files: list[Path], test_file: Path, label_key: str, meta: 
     return train, test
 
 
+@dataset("cifar10", data="DIR")
 def read_cifar10(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
     """CIFAR-10, python version: ``data_batch_1..5``, ``test_batch``, ``batches.meta`` (or their parent folder)."""
     folder = _directory(root, "cifar-10-batches-py")
@@ -206,6 +231,7 @@ def read_cifar10(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
     return _cifar("cifar10", files, folder / "test_batch", "labels", folder / "batches.meta", "label_names", 10)
 
 
+@dataset("cifar100", data="DIR")
 def read_cifar100(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
     """CIFAR-100, python version: ``train``, ``test``, ``meta`` (or their parent folder); the 100 fine labels."""
     folder = _directory(root, "cifar-100-python")
@@ -285,11 +311,13 @@ def read_idx(root: str | Path, name: str = "mnist",
     return train, test
 
 
+@dataset("mnist", data="DIR")
 def read_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
     """MNIST in idx format."""
     return read_idx(root, "mnist")
 
 
+@dataset("fashion-mnist", data="DIR")
 def read_fashion_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
     """Fashion-MNIST in idx format (same file names as MNIST)."""
     return read_idx(root, "fashion-mnist", FASHION_MNIST_CLASSES)
@@ -361,6 +389,7 @@ def _stack(arrays: list[np.ndarray], gray: bool) -> torch.Tensor:
     return torch.from_numpy(np.stack(rgb).transpose(0, 3, 1, 2).copy())
 
 
+@dataset("folder", data="DIR", resizes=True)
 def read_folder(root: str | Path, image_size: int | None = None) -> tuple[ImageDataset, ImageDataset | None]:
     """ImageNet-style folders: ``root/train/<class>/*.png|jpg|jpeg|bmp`` and optionally ``root/val`` or ``test``.
 
@@ -415,6 +444,7 @@ def _npz_images(array: np.ndarray, where: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+@dataset("numpy", data="FILE.npz")
 def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
     """A ``.npz`` file with ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``."""
     path = Path(path).expanduser()
@@ -471,26 +501,4 @@ def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
         test = ImageDataset(f"{name}-test", test_images, test_labels, num_classes, flip=True)
     logger.info("read %s: %d train and %d test images of %d classes", path, len(train),
                 0 if test is None else len(test), num_classes)
-    return train, test
-
-
-# ------------------------------------------------------------------------------------------------------- digits
-
-
-def read_digits() -> tuple[ImageDataset, ImageDataset]:
-    """scikit-learn's 8x8 digits (1,797 images), with a fixed stratified 80/20 train/test split (seed 0).
-
-    The dataset has no official test split; a fixed one keeps the test images
-    out of search whatever seed the search uses.
-    """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:
-        raise NsganetError("dataset digits needs scikit-learn: pip install scikit-learn") from exc
-    bunch = load_digits()
-    images = torch.from_numpy(np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)).unsqueeze(1)
-    labels = torch.from_numpy(bunch.target.astype(np.int64))
-    full = ImageDataset("digits", images, labels, 10, [str(d) for d in range(10)], flip=False)
-    train, test = split_train_valid(full, valid_fraction=0.2, seed=0)
-    test.name = "digits-test"
     return train, test

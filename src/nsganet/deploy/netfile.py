@@ -1,8 +1,8 @@
 """Exported networks: a folder with ``net.json``, optional ``net.pt`` weights and ``net.onnx``.
 
 ``net.json`` holds everything needed to rebuild the network without the run
-that found it: the space (and, for ``mobilenetv3``, the supernet shape that
-defines it), the canonical architecture string, the build settings (classes,
+that found it: the space (and its options, e.g. the supernet shape that
+defines a weight-sharing space), the canonical architecture string, the build settings (classes,
 input size, channels, width/depth options) and the input normalisation of the
 data it was searched on. ``net.pt`` holds a ``state_dict`` when there are
 weights (inherited from a supernet, or trained by ``nsganet train``); it is
@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsganet.errors import NsganetError, torch_load_problem
+from nsganet.utils.files import atomic_save, atomic_write
+from nsganet.utils.onnx import export_onnx
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from nsganet.spaces.base import SearchSpace
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 FORMAT = "nsganet-net"
 VERSION = 1
@@ -40,8 +41,8 @@ SPEC_FILE, WEIGHTS_FILE, ONNX_FILE = "net.json", "net.pt", "net.onnx"
 class NetSpec:
     """What ``net.json`` records about an exported network.
 
-    ``space_options`` rebuild spaces that take options (``mobilenetv3``: the
-    supernet ``config``); ``build_options`` go to the space's ``build`` (e.g.
+    ``space_options`` rebuild spaces that take options (``get_space(space,
+    **space_options)``; a supernet space's shape); ``build_options`` go to the space's ``build`` (e.g.
     ``channels``, ``layers``, ``auxiliary``). ``mean``/``std`` normalise inputs
     per channel, as during search. ``dataset`` names where the network was
     searched (``name``, ``data``, ``image_size``) so that ``nsganet train`` and
@@ -86,14 +87,7 @@ class NetSpec:
         """The space the architecture belongs to, rebuilt from ``space_options``."""
         from nsganet.spaces import get_space
 
-        if self.space == "mobilenetv3" and self.space_options.get("config") is not None:
-            from nsganet.spaces.mobilenetv3 import MobileNetV3Space
-            from nsganet.supernet.files import config_of
-
-            return MobileNetV3Space(config_of({"config": self.space_options["config"]}))
-        if self.space_options:
-            raise NsganetError(f"space {self.space!r} takes no options, got {sorted(self.space_options)}")
-        return get_space(self.space)
+        return get_space(self.space, **self.space_options)
 
     def genome(self) -> Any:
         """The architecture's genome, parsed (never evaluated) from its canonical string."""
@@ -118,8 +112,8 @@ class NetSpec:
         recorded location and image size fill in what is not given. ``test`` is
         None for data without a test split.
         """
-        from nsganet.config import DEFAULT_DATASET
         from nsganet.data import load_dataset
+        from nsganet.data.formats import DEFAULT_DATASET
 
         recorded = self.dataset or {}
         name = dataset or recorded.get("name") or DEFAULT_DATASET
@@ -255,28 +249,12 @@ def load_net(path: str | Path, weights: str | Path | None = None, **overrides: A
     return spec, model.eval()
 
 
-def export_onnx(model: nn.Module, path: str | Path, example_input: Any) -> Path:
-    """Write ``model`` (in eval mode) to an ONNX file with a dynamic batch dimension."""
-    import torch
-
-    path = Path(path)
-    model = model.eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter warns about tracing details
-        torch.onnx.export(model, (example_input,), str(path), dynamo=False, input_names=["input"],
-                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-                          opset_version=17)
-    return path
-
-
 def write_net(folder: str | Path, spec: NetSpec, model: nn.Module | None = None, weights: bool = False,
               onnx: bool = True) -> Path:
     """Export a network into ``folder``: ``net.json``, ``net.pt`` when ``weights`` (of ``model``), ``net.onnx``.
 
     Without ``model`` a freshly initialised network is built for the ONNX file.
     """
-    import torch
-
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -286,9 +264,9 @@ def write_net(folder: str | Path, spec: NetSpec, model: nn.Module | None = None,
         if weights:
             raise NsganetError("weights=True needs the model whose weights to save")
         model = spec.build()
-    (folder / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=1) + "\n", encoding="utf-8")
+    atomic_write(folder / SPEC_FILE, json.dumps(spec.to_dict(), indent=1) + "\n")
     if weights:
-        torch.save(model.state_dict(), folder / WEIGHTS_FILE)
+        atomic_save(model.state_dict(), folder / WEIGHTS_FILE)
     elif (folder / WEIGHTS_FILE).exists():
         (folder / WEIGHTS_FILE).unlink()  # stale weights of an earlier export would not match
     if onnx:

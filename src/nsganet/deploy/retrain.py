@@ -29,11 +29,12 @@ from torch import nn
 
 from nsganet.deploy.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
 from nsganet.errors import NsganetError
-from nsganet.search.outputs import atomic_write
-from nsganet.supernet.training import derived_seed
 from nsganet.train.recipe import RetrainResult, RetrainSettings, fit, split_for
+from nsganet.utils.device import default_device
+from nsganet.utils.files import atomic_write
+from nsganet.utils.seeds import derived_seed
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 TRAIN_DIR = "train"
 SUMMARY_FILE = "train.json"
@@ -96,18 +97,17 @@ def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module
         path = folder / path
     if not path.is_file():
         raise NsganetError(f"the teacher supernet {spec.supernet} named in {folder / 'net.json'} does not exist")
-    supernet, meta = load_supernet(path)
-    if meta["num_classes"] != spec.num_classes or meta["in_channels"] != spec.in_channels:
-        raise NsganetError(f"supernet {path} classifies {meta['num_classes']} classes of {meta['in_channels']}-"
+    supernet = load_supernet(path)
+    if supernet.num_classes != spec.num_classes or supernet.in_channels != spec.in_channels:
+        raise NsganetError(f"supernet {path} classifies {supernet.num_classes} classes of {supernet.in_channels}-"
                            f"channel images; the network {spec.num_classes} of {spec.in_channels}-channel ones")
-    supernet.set_max()
-    largest = supernet.get_active_subnet()
+    largest = supernet.extract(supernet.space.largest())
     generator = torch.Generator().manual_seed(0)
     n = min(_CALIBRATION_IMAGES, len(calibration))
     pick = torch.sort(torch.randperm(len(calibration), generator=generator)[:n]).values
-    images = next(iter(BatchLoader(calibration.subset(pick), n, meta["mean"], meta["std"], shuffle=False)))[0]
+    images = next(iter(BatchLoader(calibration.subset(pick), n, supernet.mean, supernet.std, shuffle=False)))[0]
     recalibrate_bn(largest, images)
-    renormalise = _normaliser(spec.mean, spec.std, list(meta["mean"]), list(meta["std"]))
+    renormalise = _normaliser(spec.mean, spec.std, list(supernet.mean), list(supernet.std))
     teacher = largest if renormalise is None else nn.Sequential(renormalise, largest)
     return teacher.eval()
 
@@ -128,11 +128,6 @@ def _load_inherited(model: nn.Module, spec: NetSpec, path: Path) -> None:
     result = model.load_state_dict(plain.state_dict(), strict=False)
     if result.unexpected_keys or any(not k.startswith("auxiliary_head.") for k in result.missing_keys):
         raise NsganetError(f"weights {path} do not fit the network being trained")
-
-
-def default_device() -> str:
-    """``cuda`` when a GPU is available, else ``cpu``."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
@@ -183,8 +178,9 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
 
     meta = {"net": json.loads(json.dumps(spec.to_dict())), "data": data_record, "finetune": finetune,
             "auxiliary": auxiliary, "teacher_file": spec.supernet if teacher is not None else None}
+    device = device or str(default_device())
     result = fit(model, train_part, valid_part, settings, out, mean=spec.mean, std=spec.std, seed=seed,
-                 teacher=teacher, meta=meta, resume=resume, progress=progress, device=device or default_device())
+                 teacher=teacher, meta=meta, resume=resume, progress=progress, device=device)
 
     trained = {"from": str(folder.resolve()), "finetuned": finetune, "epochs": settings.epochs,
                "best_epoch": result.best_epoch, "valid_acc": result.best_accuracy, "data": data_record,
@@ -195,6 +191,6 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
     exported.load_state_dict(_fitting_state(exported, result.best_state, str(out / "best.pt")))
     write_net(out, out_spec, exported, weights=True, onnx=onnx)
     summary = {**trained, "settings": dataclasses.asdict(settings), "images_per_s": result.images_per_second,
-               "seconds": result.seconds, "device": str(device or default_device())}
+               "seconds": result.seconds, "device": device}
     atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
     return NetTrainResult(out, out_spec, settings, finetune, result, exported.eval())

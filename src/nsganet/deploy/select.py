@@ -3,8 +3,9 @@
 Each selected architecture goes to its own folder (``RUN/selected/arch-NNNNN``,
 NNNNN its evaluation number) as written by :func:`nsganet.deploy.netfile.write_net`:
 the space and architecture string, the network shape of the run's data, the
-input normalisation the search used and, for ``mobilenetv3`` runs, the weights
-inherited from the run's supernet (batch norm recalibrated as during search).
+input normalisation the search used and, for runs of a weight-sharing space
+(:class:`~nsganet.spaces.base.SupernetSpace`), the weights inherited from the
+run's supernet (batch norm recalibrated as during search).
 ``selection.csv`` beside the folders lists what was picked and why.
 """
 
@@ -13,49 +14,30 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nsganet.config import SearchConfig
 from nsganet.deploy.netfile import NetSpec, write_net
 from nsganet.errors import NsganetError
+from nsganet.moo.front import objective_matrix
 from nsganet.moo.selection import parse_preference, select
-from nsganet.search.objectives import OBJECTIVES
-from nsganet.search.outputs import atomic_write, front_of, objective_matrix
-from nsganet.search.store import Evaluation, RunStore
-from nsganet.search.study import STORE_FILE, read_run_config
+from nsganet.search.objectives import get_objective
+from nsganet.search.rundir import RunDirectory, RunRecord
+from nsganet.search.store import Evaluation
+from nsganet.spaces import SearchSpace, SupernetSpace, get_space
+from nsganet.utils.files import atomic_write
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
-SELECTED_DIR = "selected"
 SELECTION_CSV = "selection.csv"
-
-
-@dataclass
-class RunRecord:
-    """What a run directory holds: its config, objectives and finished evaluations."""
-
-    out: Path
-    config: SearchConfig
-    objectives: list[str]
-    evaluations: list[Evaluation]
-    custom_evaluator: str | None = None
-
-    @property
-    def front(self) -> list[Evaluation]:
-        return front_of(self.evaluations, self.objectives)
 
 
 def read_run(run_dir: str | Path) -> RunRecord:
     """Read a run directory; anything missing or foreign is a one-line error."""
-    out = Path(run_dir)
-    config, _, custom = read_run_config(out)
-    with RunStore(out / STORE_FILE) as store:
-        evaluations = store.evaluations()
-    return RunRecord(out, config, list(config.objectives), evaluations, custom)
+    return RunDirectory(run_dir).read()
 
 
 @dataclass
@@ -68,43 +50,50 @@ class Selected:
     folder: Path
 
 
-def _network_source(record: RunRecord) -> dict[str, Any]:
-    """Space, network shape, normalisation and (mobilenetv3) the weight source of the run's networks."""
-    from nsganet.spaces import get_space
+@dataclass
+class NetworkSource:
+    """How a run's networks are built and fed: space, shape, normalisation, data, inherited weights."""
 
+    space: SearchSpace
+    num_classes: int
+    input_size: int
+    in_channels: int
+    mean: list[float]
+    std: list[float]
+    build_options: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    supernet: str | None = None
+    subnet: Any = None  # architecture -> network with inherited, recalibrated weights
+
+
+def network_source(record: RunRecord) -> NetworkSource:
+    """Space, network shape, normalisation and (weight-sharing spaces) the weight source of a run's networks."""
     config = record.config
     space = get_space(config.space)
-    trains = record.custom_evaluator is None and not config.uses_table
-    source: dict[str, Any] = {"space": space, "space_options": {}, "supernet": None, "subnet": None,
-                              "build_options": space.proxy_options(config.channels, config.layers,
-                                                                   use_defaults=trains)}
-    if not trains:
-        channels = config.in_channels or 3
-        source.update(num_classes=config.num_classes or 10, input_size=config.input_size or 32,
-                      in_channels=channels, mean=[0.0] * channels, std=[1.0] * channels, dataset={})
-        return source
-    from nsganet.api import _search_split
+    build_options = space.proxy_options(config.channels, config.layers, use_defaults=record.trains)
+    if not record.trains:
+        shape = config.network_shape()
+        channels = shape["in_channels"]
+        return NetworkSource(space, **shape, mean=[0.0] * channels, std=[1.0] * channels,
+                             build_options=build_options)
     from nsganet.data import channel_stats
 
-    train_set, search_train, search_valid = _search_split(config)
-    source.update(num_classes=train_set.num_classes, input_size=int(train_set.images.shape[-1]),
-                  in_channels=train_set.channels,
-                  dataset={"name": config.dataset_name, "data": config.data, "image_size": config.image_size})
-    if config.space != "mobilenetv3":
-        source["mean"], source["std"] = channel_stats(search_train)
-        return source
+    train_set, search_train, search_valid = record.search_split()
+    dataset = {"name": config.dataset_name, "data": config.data, "image_size": config.image_size}
+    shape = {"num_classes": train_set.num_classes, "input_size": int(train_set.images.shape[-1]),
+             "in_channels": train_set.channels}
+    if not isinstance(space, SupernetSpace):
+        mean, std = channel_stats(search_train)
+        return NetworkSource(space, **shape, mean=mean, std=std, build_options=build_options, dataset=dataset)
     from nsganet.evaluators.supernet import SupernetEvaluator
     from nsganet.supernet.files import load_supernet
 
-    supernet_file = Path(config.supernet) if config.supernet else record.out / "supernet" / "supernet.pt"
+    supernet_file = record.supernet_file()
     if not supernet_file.is_file():
         raise NsganetError(f"the run's supernet {supernet_file} is missing; its weights cannot be exported")
-    supernet, meta = load_supernet(supernet_file)
-    evaluator = SupernetEvaluator(supernet, meta, search_train, search_valid, seed=config.seed)
-    source.update(space=evaluator.space, space_options={"config": meta["config"]}, mean=list(meta["mean"]),
-                  std=list(meta["std"]), supernet=str(supernet_file.resolve()), subnet=evaluator.subnet,
-                  build_options={})
-    return source
+    evaluator = SupernetEvaluator(load_supernet(supernet_file), search_train, search_valid, seed=config.seed)
+    return NetworkSource(evaluator.space, **shape, mean=list(evaluator.mean), std=list(evaluator.std),
+                         dataset=dataset, supernet=str(supernet_file.resolve()), subnet=evaluator.subnet)
 
 
 def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None, out: str | Path | None = None,
@@ -118,37 +107,37 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
     record = read_run(run_dir)
     front = record.front
     if not front:
-        raise NsganetError(f"{record.out} has no successful evaluation yet; nothing to select")
+        raise NsganetError(f"{record.path} has no successful evaluation yet; nothing to select")
     F = objective_matrix(front, record.objectives)
     reference = None
     if prefer is not None:
         values = parse_preference(prefer, record.objectives)
         reference = np.array([values.get(name, F[:, j].min()) for j, name in enumerate(record.objectives)])
-    first = OBJECTIVES.get(record.objectives[0])
+    first = get_objective(record.objectives[0])
     if first is None or first.cost:
         logger.info("the first objective %s is taken as accuracy", record.objectives[0])
     indices, scores = select(F, n, reference)
-    source = _network_source(record)
-    space = source["space"]
+    source = network_source(record)
+    space = source.space
     if channels is not None or layers is not None:
-        if space.name == "mobilenetv3":
-            raise NsganetError("--channels/--layers do not apply to mobilenetv3 networks (their shape is the "
+        if isinstance(space, SupernetSpace):
+            raise NsganetError(f"--channels/--layers do not apply to {space.name} networks (their shape is the "
                                "supernet's)")
-        source["build_options"].update(space.proxy_options(channels, layers, use_defaults=False))
-    folder_root = Path(out) if out is not None else record.out / SELECTED_DIR
+        source.build_options.update(space.proxy_options(channels, layers, use_defaults=False))
+    folder_root = Path(out) if out is not None else record.directory.selected_dir
     selected = []
     for rank, (index, score) in enumerate(zip(indices, scores), start=1):
         evaluation = front[int(index)]
-        spec = NetSpec(space=space.name, arch=evaluation.arch, num_classes=source["num_classes"],
-                       input_size=source["input_size"], in_channels=source["in_channels"],
-                       mean=[float(v) for v in source["mean"]], std=[float(v) for v in source["std"]],
-                       space_options=source["space_options"], build_options=dict(source["build_options"]),
-                       dataset=source["dataset"], supernet=source["supernet"],
-                       source={"run": str(record.out.resolve()), "seq": evaluation.seq,
+        spec = NetSpec(space=space.name, arch=evaluation.arch, num_classes=source.num_classes,
+                       input_size=source.input_size, in_channels=source.in_channels,
+                       mean=[float(v) for v in source.mean], std=[float(v) for v in source.std],
+                       space_options=space.options, build_options=dict(source.build_options),
+                       dataset=source.dataset, supernet=source.supernet,
+                       source={"run": str(record.path.resolve()), "seq": evaluation.seq,
                                "generation": evaluation.generation, "objectives": dict(evaluation.objectives)})
         model = None
-        if source["subnet"] is not None:
-            model = source["subnet"](space.architecture(np.asarray(evaluation.genome)))
+        if source.subnet is not None:
+            model = source.subnet(space.architecture(np.asarray(evaluation.genome)))
         folder = write_net(folder_root / f"arch-{evaluation.seq:05d}", spec, model, weights=model is not None,
                            onnx=onnx)
         selected.append(Selected(rank, evaluation, float(score), folder))

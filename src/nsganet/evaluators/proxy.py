@@ -11,22 +11,18 @@ split and ``robustness`` (100 - normalised FGSM area, see
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
-from nsganet.robustness.fgsm import fgsm_robustness
+from nsganet.evaluators.base import EVALUATORS, EvaluatorRequest
+from nsganet.robustness.fgsm import fgsm_robustness, objective_eps
 from nsganet.spaces.base import Architecture
-from nsganet.train.loop import TrainSettings, accuracy, default_device, train
-
-
-def architecture_seed(seed: int, arch: str) -> int:
-    """A 63-bit seed that depends only on the run seed and the architecture (not on Python's hash)."""
-    digest = hashlib.sha256(f"{seed}:{arch}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+from nsganet.train.loop import TrainSettings, accuracy, train
+from nsganet.utils.device import default_device
+from nsganet.utils.seeds import derived_seed
 
 
 @dataclass(frozen=True)
@@ -73,7 +69,7 @@ class ProxyEvaluator:
                 "in_channels": int(images.shape[1])}
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
-        seed = architecture_seed(self.seed, str(arch))
+        seed = derived_seed(self.seed, str(arch))  # the same for an architecture whenever it is trained
         torch.manual_seed(seed)
         model = arch.build(**self.network_shape, **self.settings.build_options)
         train_loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
@@ -93,3 +89,15 @@ class ProxyEvaluator:
     def __repr__(self) -> str:
         return (f"ProxyEvaluator({self.train_set.name}, {len(self.train_set)} train / "
                 f"{len(self.valid_set)} valid images)")
+
+
+@EVALUATORS.register("proxy")
+def proxy_evaluator(request: EvaluatorRequest) -> ProxyEvaluator:
+    """Proxy training on the configured dataset's search-train / search-validation split."""
+    config = request.config
+    fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # None unless robustness is an objective
+    _, search_train, search_valid = request.split()
+    settings = ProxySettings(train=TrainSettings(epochs=config.epochs, lr=config.lr), batch_size=config.batch_size,
+                             train_images=config.train_images, cutout=config.cutout,
+                             build_options=request.build_options, fgsm_eps=fgsm_eps)
+    return ProxyEvaluator(search_train, search_valid, settings, seed=config.seed)

@@ -1,7 +1,8 @@
 """Supernet evaluation (NSGANetV2): inherit weights, recalibrate batch norm, validate.
 
-An architecture of the ``mobilenetv3`` space is extracted from a trained
-once-for-all supernet with its weights, its batch-norm statistics are
+An architecture of a :class:`~nsganet.spaces.base.SupernetSpace` (the
+``mobilenetv3`` space) is extracted from a trained once-for-all supernet with
+its weights, its batch-norm statistics are
 re-estimated on a few hundred search-train images, optionally it is fine-tuned
 for a few epochs, and its error is measured on the held-out validation subset
 of the training data (``--vld-size``); the test split is never seen. With
@@ -14,16 +15,20 @@ proxy training takes minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from nsganet.data import Augmentation, BatchLoader, ImageDataset
-from nsganet.evaluators.proxy import architecture_seed
+from nsganet.errors import ConfigError
+from nsganet.evaluators.base import EVALUATORS, EvaluatorRequest
 from nsganet.nn.bn_calibration import recalibrate_bn
-from nsganet.robustness.fgsm import fgsm_robustness
-from nsganet.spaces.base import Architecture
-from nsganet.train.loop import TrainSettings, accuracy, default_device, train
+from nsganet.robustness.fgsm import fgsm_robustness, objective_eps
+from nsganet.spaces.base import Architecture, SupernetSpace
+from nsganet.supernet.files import TrainedSupernet, fit_supernet, load_supernet
+from nsganet.supernet.training import SupernetTrainSettings
+from nsganet.train.loop import TrainSettings, accuracy, train
+from nsganet.utils.device import default_device
+from nsganet.utils.seeds import derived_seed
 
 
 @dataclass(frozen=True)
@@ -42,13 +47,14 @@ class SupernetEvaluator:
 
     provides = frozenset({"error"})
 
-    def __init__(self, supernet: Any, meta: dict[str, Any], train_set: ImageDataset, valid_set: ImageDataset,
+    def __init__(self, supernet: TrainedSupernet, train_set: ImageDataset, valid_set: ImageDataset,
                  settings: SupernetEvalSettings | None = None, seed: int = 0) -> None:
-        self.supernet, self.meta = supernet.eval(), meta
+        supernet.module.eval()
+        self.supernet = supernet
         self.space = supernet.space  # the space whose architectures this supernet holds
         self.train_set, self.valid_set = train_set, valid_set
         self.settings, self.seed = settings or SupernetEvalSettings(), seed
-        self.mean, self.std = meta["mean"], meta["std"]
+        self.mean, self.std = supernet.mean, supernet.std
         if self.settings.fgsm_eps is not None:
             self.provides = frozenset({"error", "robustness"})
         generator = torch.Generator().manual_seed(seed)
@@ -59,13 +65,12 @@ class SupernetEvaluator:
 
     @property
     def network_shape(self) -> dict[str, int]:
-        return {"num_classes": int(self.meta["num_classes"]), "input_size": int(self.train_set.images.shape[-1]),
-                "in_channels": int(self.meta["in_channels"])}
+        return {"num_classes": self.supernet.num_classes, "input_size": int(self.train_set.images.shape[-1]),
+                "in_channels": self.supernet.in_channels}
 
     def subnet(self, arch: Architecture, calibrate: bool = True) -> torch.nn.Module:
         """The architecture's network with inherited (and, by default, recalibrated) weights."""
-        self.supernet.set_active(arch.genome)
-        subnet = self.supernet.get_active_subnet().to(default_device())
+        subnet = self.supernet.extract(arch.genome).to(default_device())
         if calibrate:
             recalibrate_bn(subnet, self.calibration)
         return subnet.eval()
@@ -79,7 +84,7 @@ class SupernetEvaluator:
     def __call__(self, arch: Architecture) -> dict[str, float]:
         model = self.subnet(arch)
         if self.settings.finetune is not None:
-            seed = architecture_seed(self.seed, str(arch))
+            seed = derived_seed(self.seed, str(arch))
             torch.manual_seed(seed)
             padding = max(1, self.train_set.images.shape[-1] // 8)
             loader = BatchLoader(self.train_set, self.settings.batch_size, self.mean, self.std, shuffle=True,
@@ -96,3 +101,33 @@ class SupernetEvaluator:
     def __repr__(self) -> str:
         return (f"SupernetEvaluator({self.train_set.name}, {len(self.valid_set)} validation images, "
                 f"{len(self.calibration)} calibration images)")
+
+
+@EVALUATORS.register("supernet")
+def supernet_evaluator(request: EvaluatorRequest) -> SupernetEvaluator:
+    """Weight inheritance from the configured supernet file, or from one trained in ``request.work_dir`` first.
+
+    The supernet trained here sees only the search-train part of the data; the
+    validation subset (``vld_size`` images, or ``valid_fraction``) stays unseen.
+    """
+    config, space = request.config, request.space
+    if not isinstance(space, SupernetSpace):
+        raise ConfigError(f"the {space.name} space has no supernet to inherit weights from")
+    fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # checked before a supernet is trained
+    train_set, search_train, search_valid = request.split()
+    if config.supernet is not None:
+        supernet = load_supernet(config.supernet)
+        if supernet.num_classes != train_set.num_classes or supernet.in_channels != train_set.channels:
+            raise ConfigError(f"supernet {config.supernet} is for {supernet.num_classes} classes of "
+                              f"{supernet.in_channels}-channel images, the data has {train_set.num_classes} "
+                              f"classes of {train_set.channels}-channel images: fine-tune it first with "
+                              "'nsganet supernet train --init'")
+    else:
+        settings = SupernetTrainSettings(epochs=config.supernet_epochs, batch_size=max(config.batch_size, 64))
+        supernet = fit_supernet(search_train, request.work_dir, settings,
+                                space.for_images(int(search_train.images.shape[-1])), seed=config.seed,
+                                progress=request.progress)
+    finetune = TrainSettings(epochs=config.finetune_epochs, lr=config.lr * 0.1) if config.finetune_epochs else None
+    return SupernetEvaluator(supernet, search_train, search_valid,
+                             SupernetEvalSettings(finetune=finetune, batch_size=config.batch_size, fgsm_eps=fgsm_eps),
+                             seed=config.seed)

@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from nsganet.errors import InvalidArchitecture, NsganetError
+from nsganet.evaluators.base import EVALUATORS, EvaluatorRequest
 from nsganet.spaces.base import Architecture, SearchSpace
 
 
@@ -23,6 +24,7 @@ class TableEvaluator:
     def __init__(self, path: str | Path, metric: str, space: SearchSpace) -> None:
         self.path, self.metric = Path(path), metric
         self.accuracy = _read_table(self.path, metric, space)
+        self.network_shape = {"num_classes": 10, "input_size": 32, "in_channels": 3}
 
     def __call__(self, arch: Architecture) -> dict[str, float]:
         try:
@@ -35,6 +37,15 @@ class TableEvaluator:
 
     def __repr__(self) -> str:
         return f"TableEvaluator({str(self.path)!r}, metric={self.metric!r})"
+
+
+@EVALUATORS.register("table")
+def table_evaluator(request: EvaluatorRequest) -> TableEvaluator:
+    """The configured table (``table``, ``metric``); costs are measured on networks of the configured shape."""
+    config = request.config
+    evaluator = TableEvaluator(config.table, config.metric, request.space)
+    evaluator.network_shape = config.network_shape()
+    return evaluator
 
 
 def _read_table(path: Path, metric: str, space: SearchSpace) -> dict[tuple[int, ...], float]:

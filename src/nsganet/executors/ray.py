@@ -22,9 +22,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors.base import EvaluationFn, Outcome, attempts_text, first_line, run_one
+from nsganet.executors.base import (
+    EXECUTORS,
+    EvaluationFn,
+    Executor,
+    ExecutorSettings,
+    Outcome,
+    attempts_text,
+    first_line,
+    run_one,
+)
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install 'nsganet[ray]' (or: pip install ray)"
 
@@ -122,3 +131,10 @@ class RayExecutor:
     def close(self) -> None:
         if self._started_here and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+@EXECUTORS.register("ray")
+def ray_executor(fn: EvaluationFn, settings: ExecutorSettings) -> Executor:
+    """Ray tasks of ``cpus_per_eval`` CPUs and ``gpus_per_eval`` GPUs on the cluster at ``ray_address``."""
+    return RayExecutor(fn, address=settings.ray_address, cpus_per_eval=settings.cpus_per_eval,
+                       gpus_per_eval=settings.gpus_per_eval, retries=settings.retries)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -55,5 +55,5 @@ def recalibrate_bn(model: nn.Module, images: torch.Tensor, batch_size: int = 100
             m.momentum = momentum
         for m, training in modes.items():
             m.training = training
-    log.debug("recalibrated %d batch norms on %d images", len(norms), images.shape[0])
+    logger.debug("recalibrated %d batch norms on %d images", len(norms), images.shape[0])
     return model

@@ -1,1 +1,1 @@
-"""Plots and reports of runs."""
+"""What people look at: the HTML report of a run, its figures, and the plots a search leaves behind."""

@@ -21,13 +21,16 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import NsganetError
+from nsganet.moo.front import front_of, objective_matrix
 from nsganet.report import figures as figs
 from nsganet.report.html import Figure, render_page
 from nsganet.report.run_data import RunData, load_run
-from nsganet.search.objectives import OBJECTIVES
-from nsganet.search.outputs import atomic_write, front_of, objective_matrix
+from nsganet.search.objectives import is_cost
+from nsganet.spaces import DrawableSpace, genome_values
+from nsganet.strategies import STRATEGIES
+from nsganet.utils.files import atomic_write
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 INDEX = "index.html"
 #: Front architectures drawn at most (spread evenly along the front).
@@ -48,14 +51,9 @@ class Report:
     seconds: float = 0.0
 
 
-def generic_operations(genome: Sequence[int]) -> list[str]:
-    """Operations of a genome whose space is unknown: each variable's value (``x<i>=<value>``)."""
-    return [f"x{i}={int(v)}" for i, v in enumerate(genome)]
-
-
 def predicted_objectives(objectives: Sequence[str]) -> list[str]:
     """The objectives a surrogate predicts: all but the costs measured from the network."""
-    return [name for name in objectives if not (name in OBJECTIVES and OBJECTIVES[name].cost)]
+    return [name for name in objectives if not is_cost(name)]
 
 
 def surrogate_rows(stats: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,7 +83,7 @@ def _quality(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> tuple[list
 
 def _operations(data: RunData, evaluations: Sequence[Any]) -> list[list[str]]:
     if data.space is None:
-        return [generic_operations(e.genome) for e in evaluations]
+        return [genome_values(e.genome) for e in evaluations]
     return [data.space.operations(np.asarray(e.genome, dtype=np.int64)) for e in evaluations]
 
 
@@ -104,7 +102,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, run_label: 
     """
     start = time.perf_counter()
     data = load_run(run_dir)
-    out = Path(out) if out is not None else data.path / "report"
+    out = Path(out) if out is not None else data.record.directory.report_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
         _clean(out)
@@ -156,7 +154,7 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, run_label: 
                               "RMSE and rank correlations of the accuracy predictor's predictions for the "
                               "candidates of each iteration, measured once they were evaluated (NSGANetV2); "
                               "labels name the model an adaptive predictor chose.", wide=True))
-    elif data.config.strategy == "nsganetv2":
+    elif data.config.strategy in STRATEGIES and STRATEGIES.get(data.config.strategy).uses_surrogate:
         notes.append("no predictor-quality figure: the run has no surrogate iteration yet (only the design of "
                      "experiments)")
     else:
@@ -191,16 +189,15 @@ def _drawings(data: RunData, out: Path, notes: list[str]) -> list[Figure]:
     space = data.space
     if space is None:
         return []
+    if not isinstance(space, DrawableSpace):
+        notes.append(f"no cell drawings: the {space.name} space cannot draw its architectures")
+        return []
     picks = np.unique(np.linspace(0, len(data.front) - 1, min(MAX_DRAWINGS, len(data.front))).round().astype(int))
     drawn: list[Figure] = []
     for i in picks:
         e = data.front[int(i)]
         file = f"cell_{e.seq:05d}.png"
-        try:
-            space.draw(np.asarray(e.genome, dtype=np.int64), out / file)
-        except NotImplementedError:
-            notes.append(f"no cell drawings: the {space.name} space cannot draw its architectures")
-            return []
+        space.draw(np.asarray(e.genome, dtype=np.int64), out / file)
         values = ", ".join(f"{n} {e.objectives[n]:.4g}" for n in data.objectives)
         drawn.append(Figure(file, f"Front architecture {int(i) + 1} of {len(data.front)} (evaluation {e.seq})",
                             f"{values}.", wide=True))

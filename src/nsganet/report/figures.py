@@ -17,17 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from nsganet.report.plots import _pyplot
+from nsganet.utils.plotting import pyplot, save_figure
 
 DPI = 110
 #: Most bars an operation-frequency chart shows (the most frequent overall).
 MAX_OPERATIONS = 40
-
-
-def _save(fig: Any, path: str | Path) -> None:
-    plt = _pyplot()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
 
 
 def plot_pareto_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,
@@ -37,7 +31,7 @@ def plot_pareto_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str
     With two objectives the front is joined as a staircase; with more, each
     panel is a projection of the front, so its points are not joined.
     """
-    plt = _pyplot()
+    plt = pyplot()
     m = len(objectives)
     pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
     size = (6.4, 4.4) if m == 2 else (4.6, 4.0)
@@ -67,13 +61,13 @@ def plot_pareto_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_hypervolume_curve(n_evaluated: Sequence[int], hypervolume: Sequence[float], path: str | Path,
                            title: str = "") -> None:
     """Normalised hypervolume of the non-dominated set against architectures evaluated, one point per generation."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(n_evaluated, hypervolume, "o-", ms=4, color="tab:blue")
     ax.set_xlabel("architectures evaluated")
@@ -82,7 +76,7 @@ def plot_hypervolume_curve(n_evaluated: Sequence[int], hypervolume: Sequence[flo
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_fronts_by_generation(fronts: Sequence[tuple[int, np.ndarray]], objectives: Sequence[str],
@@ -93,7 +87,7 @@ def plot_fronts_by_generation(fronts: Sequence[tuple[int, np.ndarray]], objectiv
     first objective is drawn against the second (for 3+ objectives a
     projection, drawn as points only). ``all_points`` (evaluated architectures) are drawn in light grey.
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib import cm, colors
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -131,7 +125,7 @@ def plot_fronts_by_generation(fronts: Sequence[tuple[int, np.ndarray]], objectiv
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def plot_predictor_quality(iterations: Sequence[int], quality: Sequence[dict[str, float]],
@@ -143,7 +137,7 @@ def plot_predictor_quality(iterations: Sequence[int], quality: Sequence[dict[str
     for each predicted objective in ``names``; ``winners`` (the model an
     adaptive-switching predictor picked) label the RMSE points.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     x = np.asarray(iterations)
     palette = plt.get_cmap("tab10")
@@ -177,7 +171,7 @@ def plot_predictor_quality(iterations: Sequence[int], quality: Sequence[dict[str
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def _natural_key(text: str) -> list[Any]:
@@ -207,7 +201,7 @@ def plot_operation_frequency(front: dict[str, float], evaluated: dict[str, float
     Operations are listed in natural order (at most :data:`MAX_OPERATIONS`,
     the most frequent overall). Returns the operations shown.
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = sorted(set(front) | set(evaluated), key=_natural_key)
     if len(names) > MAX_OPERATIONS:
         keep = set(sorted(names, key=lambda n: -(evaluated.get(n, 0) + front.get(n, 0)))[:MAX_OPERATIONS])
@@ -227,7 +221,7 @@ def plot_operation_frequency(front: dict[str, float], evaluated: dict[str, float
     if title:
         ax.set_title(title, fontsize=10)
     fig.legend(fontsize=8, loc="outside lower center", ncol=2, frameon=False)
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)
     return names
 
 
@@ -248,7 +242,7 @@ def plot_parallel_coordinates(F: np.ndarray, front: np.ndarray, objectives: Sequ
     Each axis is normalised to the range of the evaluated values and labelled
     with real values.
     """
-    plt = _pyplot()
+    plt = pyplot()
     m = len(objectives)
     low = F.min(axis=0) if len(F) else np.zeros(m)
     high = F.max(axis=0) if len(F) else np.ones(m)
@@ -285,4 +279,4 @@ def plot_parallel_coordinates(F: np.ndarray, front: np.ndarray, objectives: Sequ
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=DPI)

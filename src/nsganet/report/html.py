@@ -27,6 +27,7 @@ from typing import Any
 from nsganet.deploy.netfile import ONNX_FILE, SPEC_FILE
 from nsganet.report.run_data import RunData
 from nsganet.search.store import Evaluation
+from nsganet.spaces import SPACES, SupernetSpace
 
 #: At most this many failed evaluations are listed.
 MAX_FAILED_ROWS = 50
@@ -125,7 +126,7 @@ def _scored_by(data: RunData) -> str:
         return f"evaluator {data.custom_evaluator}"
     if config.uses_table:
         return f"table {Path(config.table or '').name} ({config.metric})"
-    if config.space == "mobilenetv3":
+    if config.space in SPACES and issubclass(SPACES.get(config.space), SupernetSpace):
         return f"weight inheritance from a supernet, {config.dataset_name}"
     return f"proxy training on {config.dataset_name}, {config.epochs} epoch(s)"
 
@@ -229,7 +230,7 @@ def render_page(data: RunData, figures: Sequence[Figure], notes: Sequence[str], 
         "<h2 id='figures'>Figures</h2>", _figures(figures),
         f"<h2 id='front-section'>Non-dominated architectures ({len(data.front)})</h2>",
         "<p class='muted'>Sorted by the first objective; links open the networks exported by "
-        f"<code>nsganet select</code> into <code>{esc(data.path / 'selected')}</code>.</p>",
+        f"<code>nsganet select</code> into <code>{esc(data.record.directory.selected_dir)}</code>.</p>",
         front_table(data, out, run_label),
     ]
     if predictor_rows:

@@ -7,20 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from nsganet.utils.plotting import pyplot, save_figure
 
 
 def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,
                title: str = "") -> None:
     """All evaluated architectures (grey) and the non-dominated ones (red), pairwise for 3+ objectives."""
-    plt = _pyplot()
+    plt = pyplot()
     m = len(objectives)
     pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
     fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
@@ -41,14 +34,13 @@ def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_hypervolume(n_evaluated: Sequence[int], hypervolume: Sequence[float], path: str | Path,
                      title: str = "") -> None:
     """Normalised hypervolume of the non-dominated set against architectures evaluated."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(n_evaluated, hypervolume, "o-", ms=3)
     ax.set_xlabel("architectures evaluated")
@@ -57,5 +49,4 @@ def plot_hypervolume(n_evaluated: Sequence[int], hypervolume: Sequence[float], p
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from nsganet.errors import NsganetError
+from nsganet.registry import Registry
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -36,18 +37,38 @@ def _param(values: Sequence[Any], severity: int) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------------- noise
+
+#: name -> corruption(images, severity, generator); images float in [0, 1], N x C x H x W
+CORRUPTIONS: Registry[Corruption] = Registry("corruption")
+#: corruptions defined for colour (3-channel) images only
+RGB_ONLY: set[str] = set()
+
+
+def corruption(name: str, rgb_only: bool = False) -> Callable[[Corruption], Corruption]:
+    """Register a corruption function under ``name`` (``rgb_only``: for colour images only)."""
+
+    def register(fn: Corruption) -> Corruption:
+        if rgb_only:
+            RGB_ONLY.add(name)
+        return CORRUPTIONS.add(name, fn)
+
+    return register
+
+@corruption("gaussian_noise")
 def gaussian_noise(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Additive Gaussian noise of standard deviation 0.04 .. 0.10."""
     sigma = _param((0.04, 0.06, 0.08, 0.09, 0.10), severity)
     return x + sigma * torch.randn(x.shape, generator=generator)
 
 
+@corruption("shot_noise")
 def shot_noise(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Poisson (photon) noise: pixels become counts of a Poisson process with 500 .. 50 photons at full scale."""
     photons = _param((500, 250, 100, 75, 50), severity)
     return torch.poisson(x * photons, generator=generator) / photons
 
 
+@corruption("impulse_noise")
 def impulse_noise(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Salt-and-pepper noise: 1 % .. 7 % of the values become 0 or 1 (half each)."""
     amount = _param((0.01, 0.02, 0.03, 0.05, 0.07), severity)
@@ -56,6 +77,7 @@ def impulse_noise(x: torch.Tensor, severity: int, generator: torch.Generator) ->
     return torch.where((u >= amount / 2) & (u < amount), torch.zeros_like(x), out)
 
 
+@corruption("speckle_noise")
 def speckle_noise(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Multiplicative Gaussian noise of standard deviation 0.06 .. 0.20 (brighter pixels get more)."""
     sigma = _param((0.06, 0.10, 0.12, 0.16, 0.20), severity)
@@ -83,12 +105,14 @@ def _gaussian_kernel(sigma: float) -> torch.Tensor:
     return (kernel / kernel.sum()).to(torch.float32)
 
 
+@corruption("gaussian_blur")
 def gaussian_blur(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Gaussian blur with sigma 0.4 .. 1 pixel."""
     sigma = _param((0.4, 0.6, 0.7, 0.8, 1.0), severity)
     return _filter(x, _gaussian_kernel(sigma).unsqueeze(0))
 
 
+@corruption("defocus_blur")
 def defocus_blur(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Out-of-focus blur: a disk of radius 0.3 .. 1.5 pixels, softened by a small Gaussian against aliasing."""
     radius, alias = _param(((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)), severity)
@@ -101,6 +125,7 @@ def defocus_blur(x: torch.Tensor, severity: int, generator: torch.Generator) -> 
     return _filter(x, soft[0] / soft.sum())
 
 
+@corruption("motion_blur")
 def motion_blur(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Blur along a random direction (within 45 degrees of horizontal, per image), Gaussian taps of sigma 1 .. 3."""
     sigma = _param((1.0, 1.5, 2.0, 2.5, 3.0), severity)
@@ -137,6 +162,7 @@ def _fractal(n: int, h: int, w: int, decay: float, generator: torch.Generator) -
     return (total - low) / (high - low).clamp_min(1e-12)
 
 
+@corruption("fog")
 def fog(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Fog: add a smooth fractal haze of strength 0.2 .. 1.5, then rescale so that the brightest pixel stays put."""
     strength, decay = _param(((0.2, 3.0), (0.5, 3.0), (0.75, 2.5), (1.0, 2.0), (1.5, 1.75)), severity)
@@ -146,6 +172,7 @@ def fog(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Ten
     return hazy * peak / (peak + strength)
 
 
+@corruption("brightness")
 def brightness(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Raise the HSV value (the largest channel) by 0.05 .. 0.3, keeping hue and saturation."""
     shift = _param((0.05, 0.1, 0.15, 0.2, 0.3), severity)
@@ -154,6 +181,7 @@ def brightness(x: torch.Tensor, severity: int, generator: torch.Generator) -> to
     return torch.where(value > 0, x * raised / value.clamp_min(1e-12), raised.expand_as(x))
 
 
+@corruption("contrast")
 def contrast(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Shrink every channel towards its image mean, to 75 % .. 15 % of the original contrast."""
     factor = _param((0.75, 0.5, 0.4, 0.3, 0.15), severity)
@@ -161,6 +189,7 @@ def contrast(x: torch.Tensor, severity: int, generator: torch.Generator) -> torc
     return (x - mean) * factor + mean
 
 
+@corruption("saturate", rgb_only=True)
 def saturate(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Scale the HSV saturation (colour images only): down to 30 % and 10 %, then up 2x, 5x (+0.1), 20x (+1)."""
     if x.shape[1] != 3:
@@ -179,6 +208,7 @@ def saturate(x: torch.Tensor, severity: int, generator: torch.Generator) -> torc
 
 
 # ---------------------------------------------------------------------------------------------------- digital
+@corruption("pixelate")
 def pixelate(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Average down to 95 % .. 65 % of the size (at least one pixel smaller), then enlarge with nearest pixels.
 
@@ -191,6 +221,7 @@ def pixelate(x: torch.Tensor, severity: int, generator: torch.Generator) -> torc
     return F.interpolate(F.interpolate(x, size=small, mode="area"), size=(h, w), mode="nearest")
 
 
+@corruption("jpeg_compression")
 def jpeg_compression(x: torch.Tensor, severity: int, generator: torch.Generator) -> torch.Tensor:
     """Save as JPEG at quality 80 .. 40 and read back (Pillow; each channel alone unless there are 3)."""
     from PIL import Image
@@ -215,26 +246,6 @@ def jpeg_compression(x: torch.Tensor, severity: int, generator: torch.Generator)
             for c in range(x.shape[1]):
                 out[i, c] = roundtrip(pixels[i, c].contiguous(), "L").to(x.dtype) / 255
     return out
-
-
-#: name -> corruption(images, severity, generator); images float in [0, 1], N x C x H x W
-CORRUPTIONS: dict[str, Corruption] = {
-    "gaussian_noise": gaussian_noise,
-    "shot_noise": shot_noise,
-    "impulse_noise": impulse_noise,
-    "speckle_noise": speckle_noise,
-    "gaussian_blur": gaussian_blur,
-    "defocus_blur": defocus_blur,
-    "motion_blur": motion_blur,
-    "fog": fog,
-    "brightness": brightness,
-    "contrast": contrast,
-    "saturate": saturate,
-    "pixelate": pixelate,
-    "jpeg_compression": jpeg_compression,
-}
-#: corruptions defined for colour (3-channel) images only
-RGB_ONLY = frozenset({"saturate"})
 
 
 def corruption_names(channels: int | None = None, names: str | Sequence[str] | None = "all") -> list[str]:
@@ -273,8 +284,7 @@ def corrupt(images: torch.Tensor, name: str, severity: int, generator: torch.Gen
     Without a generator, one is seeded with ``seed``. The result has the
     input's shape and dtype and lies in [0, 1].
     """
-    if name not in CORRUPTIONS:
-        raise NsganetError(f"unknown corruption {name!r}; known corruptions: {', '.join(CORRUPTIONS)}")
+    fn = CORRUPTIONS.get(name)
     check_severity(severity)
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or not images.dtype.is_floating_point:
         raise NsganetError("corruptions take a float tensor of images, N x C x H x W, with values in [0, 1]")
@@ -284,5 +294,5 @@ def corrupt(images: torch.Tensor, name: str, severity: int, generator: torch.Gen
     if generator is None:
         generator = torch.Generator().manual_seed(seed)
     x = images.detach().to("cpu", torch.float32)
-    out = CORRUPTIONS[name](x, severity, generator)
+    out = fn(x, severity, generator)
     return out.clamp_(0.0, 1.0).to(device=images.device, dtype=images.dtype)

@@ -11,7 +11,6 @@ corruptions are evaluated.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,10 +22,12 @@ from torch import nn
 
 from nsganet.data.dataset import ImageDataset
 from nsganet.errors import NsganetError
+from nsganet.robustness import DEFAULT_EPS
 from nsganet.robustness.corruptions import check_severity, corrupt, corruption_names
-from nsganet.robustness.fgsm import DEFAULT_EPS, Normalized, check_eps, fgsm_accuracy, robustness_area
+from nsganet.robustness.fgsm import Normalized, check_eps, fgsm_accuracy, robustness_area
+from nsganet.utils.seeds import derived_seed
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 #: images corrupted together from one generator
 CHUNK = 500
@@ -94,12 +95,6 @@ class EvaluationReport:
         }
 
 
-def corruption_seed(seed: int, name: str, severity: int, chunk: int) -> int:
-    """A 63-bit seed for one block of images of one corruption at one severity."""
-    digest = hashlib.sha256(f"{seed}:{name}:{severity}:{chunk}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 @torch.no_grad()
 def _count_correct(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> int:
     correct = 0
@@ -147,7 +142,7 @@ def evaluate_network(model: nn.Module, dataset: ImageDataset, mean: Sequence[flo
                 correct = 0
                 for chunk, start in enumerate(range(0, len(dataset), CHUNK)):
                     x = dataset.images[start:start + CHUNK].to(torch.float32) / 255.0
-                    generator = torch.Generator().manual_seed(corruption_seed(seed, name, severity, chunk))
+                    generator = torch.Generator().manual_seed(derived_seed(seed, name, severity, chunk))
                     x = corrupt(x, name, severity, generator)
                     correct += _count_correct(net, x, labels[start:start + CHUNK], batch_size)
                 report.corruptions[name][severity] = 100.0 * correct / len(dataset)

@@ -28,9 +28,7 @@ import torch
 from torch import nn
 
 from nsganet.errors import ConfigError, NsganetError
-
-#: Attack strengths (pixel scale 0..1) of the NSGANetV1 supplement's robustness experiment.
-DEFAULT_EPS = (0.0, 0.01, 0.03, 0.05, 0.07, 0.1, 0.15)
+from nsganet.robustness import DEFAULT_EPS
 
 
 class Normalized(nn.Module):

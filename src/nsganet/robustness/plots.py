@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from nsganet.robustness.evaluate import EvaluationReport
-
-
-def _pyplot() -> Any:
-    """``matplotlib.pyplot``, imported lazily with a file-only backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from nsganet.utils.plotting import pyplot, save_figure
 
 
 def plot_corruptions(report: EvaluationReport, path: str | Path, title: str = "") -> Path:
     """Accuracy vs severity, one line per corruption, with clean accuracy and chance for reference."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     colours = plt.get_cmap("tab20")
     markers = "osD^v<>pPhX*"
@@ -42,14 +32,13 @@ def plot_corruptions(report: EvaluationReport, path: str | Path, title: str = ""
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path
 
 
 def plot_fgsm(report: EvaluationReport, path: str | Path, title: str = "") -> Path:
     """Accuracy vs FGSM strength; the shaded part above chance is the normalised robustness area."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     points = sorted(zip(report.fgsm_eps, report.fgsm_accuracy))
     eps = [e for e, _ in points]
@@ -69,6 +58,5 @@ def plot_fgsm(report: EvaluationReport, path: str | Path, title: str = "") -> Pa
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return path

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from nsganet.costs.model import CostModel
 from nsganet.errors import ConfigError
-from nsganet.evaluators import Evaluator
-from nsganet.search.objectives import OBJECTIVES, CostModel
+from nsganet.evaluators.base import Evaluator
+from nsganet.search.objectives import is_cost
 from nsganet.spaces.base import SearchSpace
 
 
@@ -32,7 +33,7 @@ class Problem:
         self.cost_model = cost_model or CostModel(space)
         provides = getattr(evaluator, "provides", None)
         for name in self.objectives:
-            if _is_cost(name):
+            if is_cost(name):
                 continue
             if evaluator is None:
                 raise ConfigError(
@@ -45,7 +46,7 @@ class Problem:
     @property
     def cost_columns(self) -> tuple[int, ...]:
         """Positions of the cost objectives (known from the network alone) among the objectives."""
-        return tuple(j for j, name in enumerate(self.objectives) if _is_cost(name))
+        return tuple(j for j, name in enumerate(self.objectives) if is_cost(name))
 
     def costs(self, genomes: np.ndarray) -> np.ndarray:
         """Cost objectives of each genome (a row per genome, a column per entry of :attr:`cost_columns`)."""
@@ -62,11 +63,11 @@ class Problem:
             if isinstance(result, Mapping):
                 values.update(result)
             else:
-                first = next((n for n in self.objectives if not _is_cost(n)), None)
+                first = next((n for n in self.objectives if not is_cost(n)), None)
                 if first is None:
                     raise EvaluationFailed("the evaluator returned a number but every objective is a cost")
                 values[first] = result
-        missing_costs = [n for n in self.objectives if n not in values and _is_cost(n)]
+        missing_costs = [n for n in self.objectives if n not in values and is_cost(n)]
         if missing_costs:
             values.update({k: v for k, v in self.cost_model.measure(arch.genome).items()
                            if k in missing_costs})
@@ -76,11 +77,6 @@ class Problem:
                 raise EvaluationFailed(f"the evaluator returned no value for objective {name!r}")
             out[name] = _as_float(name, values[name])
         return out
-
-
-def _is_cost(name: str) -> bool:
-    objective = OBJECTIVES.get(name)
-    return objective is not None and objective.cost
 
 
 def _as_float(name: str, value: Any) -> float:

@@ -145,7 +145,12 @@ class RunStore:
         return None if row is None else _to_evaluation(row)
 
     def count(self) -> int:
+        """Finished evaluations."""
         return self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE status != 'running'").fetchone()[0]
+
+    def count_running(self) -> int:
+        """Evaluations in progress (or left so by a crash)."""
+        return self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE status = 'running'").fetchone()[0]
 
     # -- strategy state --------------------------------------------------------------------
     def save_generation(self, generation: int, n_evaluated: int, state: dict[str, Any],

@@ -1,137 +1,69 @@
-"""The search loop: ask the strategy, evaluate what is new, store it, tell the strategy.
+"""The search loop: ask the strategy, evaluate what is new, store it, tell the strategy, announce it.
 
 A :class:`Study` owns one run directory. Every finished evaluation is committed
 to the store at once and the strategy's state after every generation, so a run
 killed at any moment resumes from its last generation: the strategy proposes
 the same batch again, evaluations that already finished are read back instead
 of recomputed, and the run ends with exactly the results of an uninterrupted
-run with the same seed.
+run with the same seed. The loop writes nothing else: it emits events
+(:mod:`nsganet.search.callbacks`) and its callbacks write the CSV and stats
+files, the failure reports and the plots, and draw the progress bar.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from nsganet.config import SearchConfig, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors.base import Executor, ExecutorSettings, make_executor
+from nsganet.executors import Executor, ExecutorSettings, make_executor
+from nsganet.moo.front import front_of, objective_matrix
 from nsganet.moo.indicators import normalized_hypervolume
-from nsganet.report.plots import plot_front, plot_hypervolume
-from nsganet.search import outputs
-from nsganet.search.objectives import OBJECTIVES
+from nsganet.search.callbacks import Callback, GenerationEnd
+from nsganet.search.objectives import get_objective
 from nsganet.search.problem import Problem
+from nsganet.search.result import SearchResult
+from nsganet.search.rundir import RunDirectory
 from nsganet.search.store import Evaluation, RunStore
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import ProblemContext, Strategy
 
-logger = logging.getLogger("nsganet")
-
-STORE_FILE = "run.sqlite"
-CONFIG_FILE = "config.yaml"
-
-
-@dataclass
-class SearchResult:
-    """What a search leaves behind: its run directory, evaluations and non-dominated front."""
-
-    out: Path
-    objectives: list[str]
-    evaluations: list[Evaluation]
-    front: list[Evaluation]
-    hypervolume: float
-    generations: int
-    stats: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def n_failed(self) -> int:
-        return sum(e.status == "failed" for e in self.evaluations)
-
-    def front_table(self) -> str:
-        """The front as an aligned text table."""
-        header = ["#", *self.objectives, "arch"]
-        rows = [[str(i), *(f"{e.objectives[n]:.4g}" for n in self.objectives), e.arch]
-                for i, e in enumerate(self.front)]
-        widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header) - 1)]
-        lines = ["  ".join(cell.rjust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
-                 for row in [header, *rows]]
-        return "\n".join(lines)
-
-
-def read_run_config(out: Path) -> tuple[SearchConfig, dict[str, Any], str | None]:
-    """The config a run directory recorded: validated, as written, and the custom evaluator's name (if any).
-
-    Anything that is not a run directory, or a config that does not validate,
-    is a one-line :class:`NsganetError`.
-    """
-    if not out.is_dir():
-        raise NsganetError(f"{out} is not a directory")
-    if not (out / STORE_FILE).is_file() or not (out / CONFIG_FILE).is_file():
-        raise NsganetError(f"{out} is not a run directory (it needs {STORE_FILE} and {CONFIG_FILE}, "
-                           "which 'nsganet search --out DIR' writes)")
-    raw = load_config(out / CONFIG_FILE)
-    values = dict(raw)
-    custom = values.pop("evaluator", None)
-    try:
-        config = SearchConfig.from_dict(values)
-    except (ConfigError, TypeError) as exc:
-        raise NsganetError(f"{out / CONFIG_FILE}: {exc}") from None
-    return config, raw, None if custom is None else str(custom)
-
-
-def open_run_store(out: Path, config: dict[str, Any], resume: bool) -> RunStore:
-    """The store of the run in ``out``: a new one recording ``config``, or the one to resume.
-
-    Refuses to overwrite an existing run without ``resume`` and to resume a run
-    whose recorded config differs.
-    """
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise NsganetError(f"cannot write to run directory {out}: {exc.strerror or exc}") from None
-    store = RunStore(out / STORE_FILE)
-    recorded = store.get_meta("config")
-    if recorded is None:
-        store.set_meta("config", config)
-        dump_config(config, out / CONFIG_FILE)
-    elif not resume:
-        store.close()
-        raise NsganetError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    elif recorded != config:
-        store.close()
-        changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k))
-        raise NsganetError(f"cannot resume {out}: the config differs in "
-                           f"{', '.join(changed)} (recorded in {out / CONFIG_FILE})")
-    return store
+logger = logging.getLogger(__name__)
 
 
 class Study:
-    """One search run in one directory."""
+    """One search run in one directory: the loop, and the events its ``callbacks`` hear."""
 
     def __init__(self, problem: Problem, strategy: Strategy, budget: int, seed: int, out: str | Path,
-                 config: dict[str, Any], resume: bool = False, progress: bool = True,
-                 plots: bool = True, executor: ExecutorSettings | None = None) -> None:
+                 config: dict[str, Any], resume: bool = False, executor: ExecutorSettings | None = None,
+                 callbacks: Iterable[Callback] = ()) -> None:
         if budget < 1:
             raise ConfigError(f"budget must be at least 1, got {budget}")
         self.problem, self.strategy = problem, strategy
         self.space, self.objectives = problem.space, problem.objectives
         self.budget, self.seed, self.config = budget, seed, config
-        self.out, self.resume, self.progress, self.plots = Path(out), resume, progress, plots
+        self.run_dir = RunDirectory(out)
+        self.out, self.resume = self.run_dir.path, resume
         self.executor = executor or ExecutorSettings()
+        self.callbacks = list(callbacks)
+        self.store: RunStore | None = None
+        self._stats: dict[int, dict[str, Any]] = {}
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            getattr(callback, event)(self, *args)
+
+    def failure_detail(self, seq: int) -> str | None:
+        """The traceback stored with failed evaluation ``seq``."""
+        assert self.store is not None, "the study is not running"
+        return self.store.failure_detail(seq)
 
     # -- set-up ----------------------------------------------------------------------------
-    def _open_store(self) -> RunStore:
-        return open_run_store(self.out, self.config, self.resume)
-
     def _bounds(self, store: RunStore) -> tuple[np.ndarray, np.ndarray] | None:
         """Ideal and worst value per objective for the normalised hypervolume (NSGANetV1 suppl. H).
 
@@ -142,11 +74,11 @@ class Study:
         saved = store.get_meta("hv_bounds")
         if saved is not None:
             return np.asarray(saved["lower"]), np.asarray(saved["upper"])
-        F = outputs.objective_matrix(store.evaluations(max_generation=0), self.objectives)
+        F = objective_matrix(store.evaluations(max_generation=0), self.objectives)
         F = F[~np.isnan(F).any(axis=1)]
         lower, upper = [], []
         for j, name in enumerate(self.objectives):
-            objective = OBJECTIVES.get(name)
+            objective = get_objective(name)
             if objective is not None and objective.worst is not None:
                 lower.append(0.0)
                 upper.append(objective.worst)
@@ -164,13 +96,17 @@ class Study:
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        store = self._open_store()
+        self.store = store = self.run_dir.open_store(self.config, self.resume)
         executor = make_executor(self.problem.evaluate, self.executor)
         try:
             return self._run(store, executor)
         finally:
-            executor.close()
-            store.close()
+            try:
+                self._emit("on_close")
+            finally:
+                executor.close()
+                store.close()
+                self.store = None
 
     def _run(self, store: RunStore, executor: Executor) -> SearchResult:
         n_obj = len(self.objectives)
@@ -189,35 +125,31 @@ class Study:
         if last is not None:
             logger.info("resuming %s after generation %d (%d evaluated)", self.out, done_generation, len(archive))
 
-        bar = tqdm(total=self.budget, initial=min(len(archive), self.budget), unit="arch",
-                   disable=not self.progress, file=sys.stderr, dynamic_ncols=True,
-                   mininterval=0.1 if sys.stderr.isatty() else 5.0)
-        try:
-            while len(archive) < self.budget:
-                generation = done_generation + 1
-                bar.set_description(f"gen {generation}")
-                X, F = self._evaluate_generation(store, executor, archive, generation, bar)
-                if len(X) == 0:
-                    logger.warning("the strategy has nothing new to propose: the space looks exhausted")
-                    break
-                self.strategy.tell(X, F)
-                info = self.strategy.info()
-                store.save_generation(generation, len(archive), self.strategy.state_dict(), info)
-                evaluations = store.evaluations()
-                stats = self._generation_stats(store, evaluations, generation, info)
-                outputs.write_stats(self.out, generation, stats)
-                outputs.write_evaluations_csv(self.out, evaluations, self.objectives)
-                bar.set_postfix(front=len(stats["front"]), hv=f"{stats['hypervolume'] or 0:.4f}")
-                done_generation = generation
-        finally:
-            bar.close()
-        return self._finish(store, done_generation)
+        self._emit("on_search_start", len(archive))
+        while len(archive) < self.budget:
+            generation = done_generation + 1
+            self._emit("on_generation_start", generation)
+            X, F = self._evaluate_generation(store, executor, archive, generation)
+            if len(X) == 0:
+                logger.warning("the strategy has nothing new to propose: the space looks exhausted")
+                break
+            self.strategy.tell(X, F)
+            info = self.strategy.info()
+            store.save_generation(generation, len(archive), self.strategy.state_dict(), info)
+            evaluations = store.evaluations()
+            stats = self._generation_stats(store, evaluations, generation, info)
+            self._stats[generation] = json.loads(json.dumps(stats))  # as a stats file reads back
+            self._emit("on_generation_end", GenerationEnd(generation, stats, evaluations))
+            done_generation = generation
+        result = self._result(store, done_generation)
+        self._emit("on_search_end", result)
+        return result
 
     def _row(self, e: Evaluation) -> np.ndarray | None:
         return np.array([e.objectives[n] for n in self.objectives]) if e.status == "ok" else None
 
-    def _evaluate_generation(self, store: RunStore, executor: Executor, archive: Archive, generation: int,
-                             bar: tqdm) -> tuple[np.ndarray, np.ndarray]:
+    def _evaluate_generation(self, store: RunStore, executor: Executor, archive: Archive,
+                             generation: int) -> tuple[np.ndarray, np.ndarray]:
         """Evaluate the strategy's next batch within the budget; reuse results a crash left."""
         batch = self.strategy.ask(archive)
         genomes: list[np.ndarray] = []
@@ -239,7 +171,7 @@ class Study:
                         f"cannot resume {self.out}: the stored run diverges at evaluation {seq}; "
                         "was it produced by another version of nsganet?")
                 results[seq] = previous
-                bar.update(1)
+                self._emit("on_evaluation", previous, None, True)
             else:
                 pending.append((seq, genome, arch))
             genomes.append(genome)
@@ -254,8 +186,7 @@ class Study:
                                       outcome.objectives or {}, outcome.seconds)
             if outcome.reason is not None:
                 logger.warning("evaluation %d failed: %s: %s", seq, arch, outcome.reason)
-                outputs.write_failure(self.out, results[seq], outcome.detail)
-            bar.update(1)
+            self._emit("on_evaluation", results[seq], outcome.detail, False)
 
         first = len(archive)
         F = np.full((len(genomes), len(self.objectives)), np.nan)
@@ -268,11 +199,11 @@ class Study:
 
     def _generation_stats(self, store: RunStore, evaluations: list[Evaluation], generation: int,
                           info: dict[str, Any]) -> dict[str, Any]:
-        """The stats file of a generation, derived from the store alone."""
+        """The stats of a generation, derived from the store alone."""
         evaluations = [e for e in evaluations if e.generation <= generation]
-        front = outputs.front_of(evaluations, self.objectives)
+        front = front_of(evaluations, self.objectives)
         bounds = self._bounds(store)
-        F = outputs.objective_matrix(front, self.objectives)
+        F = objective_matrix(front, self.objectives)
         hv = normalized_hypervolume(F, *bounds) if bounds is not None else None
         return {
             "generation": generation,
@@ -288,29 +219,16 @@ class Study:
             "strategy": info,
         }
 
-    def _finish(self, store: RunStore, generations: int) -> SearchResult:
+    def _result(self, store: RunStore, generations: int) -> SearchResult:
+        """Everything the run holds: every evaluation, the front, each generation's stats (from the store)."""
         evaluations = store.evaluations()
-        front = outputs.front_of(evaluations, self.objectives)
-        outputs.write_evaluations_csv(self.out, evaluations, self.objectives)
-        outputs.write_front_csv(self.out, front, self.objectives)
-        for e in evaluations:  # failure reports a crash left unwritten
-            if e.status == "failed" and not outputs.failed_path(self.out, e.seq).exists():
-                outputs.write_failure(self.out, e, store.failure_detail(e.seq))
-        for saved in store.generation_info():  # stats a crash left unwritten
+        front = front_of(evaluations, self.objectives)
+        stats = []
+        for saved in store.generation_info():
             generation = saved.pop("generation")
             saved.pop("n_evaluated")
-            if not outputs.stats_path(self.out, generation).exists():
-                outputs.write_stats(self.out, generation,
-                                    self._generation_stats(store, evaluations, generation, saved))
-        stats = outputs.read_stats(self.out)
-        if self.plots and front:
-            F = outputs.objective_matrix(evaluations, self.objectives)
-            ok = ~np.isnan(F).any(axis=1)
-            title = f"{self.space.name} / {self.strategy.name} / seed {self.seed}"
-            plot_front(F[ok], outputs.objective_matrix(front, self.objectives), self.objectives,
-                       self.out / "front.png", title=title)
-            curve = [(s["n_evaluated"], s["hypervolume"]) for s in stats if s["hypervolume"] is not None]
-            if curve:
-                plot_hypervolume(*zip(*curve), self.out / "hypervolume.png", title=title)
+            if generation not in self._stats:  # a generation of an earlier process
+                self._stats[generation] = self._generation_stats(store, evaluations, generation, saved)
+            stats.append(self._stats[generation])
         hv = stats[-1]["hypervolume"] if stats and stats[-1]["hypervolume"] is not None else float("nan")
         return SearchResult(self.out, list(self.objectives), evaluations, front, hv, generations + 1, stats)

@@ -1,9 +1,22 @@
-"""The search-space interface: an integer encoding plus a network builder.
+"""The search-space interface: an integer encoding, a network builder, and the capabilities a space declares.
 
 A space declares its encoding (bounds and how variables group into units and
 blocks) so that strategies can work on any space without knowing what the
 variables mean. Only :meth:`SearchSpace.build` touches torch, and it imports it
 lazily, so strategies and stores never pull torch in.
+
+What a space can do beyond that, it declares by subclassing a capability, and
+the rest of nsganet asks ``isinstance(space, Capability)``, never for a name:
+
+- :class:`SupernetSpace`: every architecture is a subnet of one weight-sharing
+  supernet (search by weight inheritance, export with inherited weights);
+- :class:`LayerwiseSpace`: a network is a chain of layers whose settings repeat
+  across architectures (per-layer latency look-up tables);
+- :class:`DrawableSpace`: architectures can be drawn (``nsganet draw``, reports).
+
+Spaces register at their definition site (``@SPACES.register()``) and are
+rebuilt from their name and :attr:`SearchSpace.options` (``get_space(name,
+**options)``), which is how exported networks and supernet files record them.
 """
 
 from __future__ import annotations
@@ -11,11 +24,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
+from nsganet.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -112,9 +126,18 @@ class SearchSpace(ABC):
               in_channels: int = 3, **options: Any) -> nn.Module:
         """The ``torch.nn.Module`` of a genome."""
 
-    def draw(self, genome: np.ndarray, path: str | Path) -> None:
-        """Draw the architecture into an image file (spaces with cells override this)."""
-        raise NotImplementedError(f"the {self.name} space cannot draw its architectures")
+    @property
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments this space was made with (plain values): ``get_space(name, **options)`` rebuilds it."""
+        return {}
+
+    def input_resolution(self, genome: np.ndarray, input_size: int) -> int:
+        """The side of the images a network of ``genome`` computes at when fed ``input_size`` px.
+
+        Networks run at their input's size unless the architecture chooses its
+        own resolution (then this returns that one).
+        """
+        return input_size
 
     def operations(self, genome: np.ndarray) -> list[str]:
         """The design choices an architecture is made of, one entry per use (repeats count).
@@ -124,7 +147,7 @@ class SearchSpace(ABC):
         This generic version names each variable's value, ``x<i>=<value>``;
         spaces override it with their operation names.
         """
-        return [f"x{i}={int(v)}" for i, v in enumerate(self.check(genome))]
+        return genome_values(self.check(genome))
 
     def analytic_costs(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
                        in_channels: int = 3, **options: Any) -> dict[str, float] | None:
@@ -200,3 +223,134 @@ class Architecture:
               **options: Any) -> nn.Module:
         return self.space.build(np.asarray(self.genome), num_classes=num_classes,
                                 input_size=input_size, in_channels=in_channels, **options)
+
+
+def genome_values(genome: Any) -> list[str]:
+    """Each variable's value as a name, ``x<i>=<value>``: the operations of a genome whose meaning is unknown."""
+    return [f"x{i}={int(v)}" for i, v in enumerate(genome)]
+
+
+# -- capabilities ----------------------------------------------------------------------------------------------
+
+
+class DrawableSpace(SearchSpace):
+    """Capability: architectures of this space can be drawn into an image file."""
+
+    @abstractmethod
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw the architecture of ``genome`` into the image file ``path``."""
+
+
+class SupernetSpace(SearchSpace):
+    r"""Capability: every architecture is a subnet of one weight-sharing supernet.
+
+    Such a space is searched by weight inheritance: one supernet is trained
+    (the sandwich rule of :mod:`nsganet.supernet.training` drives it through
+    :meth:`activate`), and each candidate is :meth:`extract`\ ed with its
+    weights. The space's :attr:`options` describe the supernet's shape, so a
+    supernet file or an exported network rebuilds the exact space.
+    """
+
+    @abstractmethod
+    def for_images(self, image_size: int) -> SupernetSpace:
+        """The space (supernet shape) to train a new supernet in for images of ``image_size`` px."""
+
+    @abstractmethod
+    def new_supernet(self, num_classes: int, in_channels: int) -> nn.Module:
+        """A freshly initialised supernet of this shape."""
+
+    @abstractmethod
+    def activate(self, supernet: nn.Module, genome: np.ndarray) -> None:
+        """Make the subnet of ``genome`` the one ``supernet`` computes."""
+
+    @abstractmethod
+    def extract(self, supernet: nn.Module, genome: np.ndarray) -> nn.Module:
+        """The subnet of ``genome`` as a standalone network carrying copies of the supernet's weights.
+
+        It computes what the supernet computes with ``genome`` active, in the
+        supernet's mode and on its device.
+        """
+
+    def prepare_transfer(self, supernet: nn.Module, num_classes: int) -> None:
+        """Adapt a trained supernet before it is fine-tuned on new data of ``num_classes`` classes.
+
+        The default replaces nothing; a space whose classifier or channel order
+        must change (a new head, channels sorted by importance) overrides it.
+        """
+
+    @classmethod
+    def read_published(cls, path: Path) -> tuple[SupernetSpace, nn.Module, dict[str, Any]] | None:
+        """A published checkpoint of this supernet family (not an nsganet file), or None when ``path`` is not one.
+
+        Returns the space, the supernet with the checkpoint's weights and a
+        description with ``num_classes``, ``in_channels``, ``mean``, ``std``
+        and ``dataset``. Raise :class:`~nsganet.errors.NsganetError` to say why
+        a file that looks like one does not load.
+        """
+        return None
+
+
+class Layer(Protocol):
+    """One layer setting of a :class:`LayerwiseSpace`: a unique key, its input shape, a module to time.
+
+    ``takes_input`` marks a layer that reads the network's input (which the
+    network converts to channels-last).
+    """
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def takes_input(self) -> bool: ...
+
+    @property
+    def input_shape(self) -> tuple[int, ...]: ...
+
+    def build(self) -> nn.Module: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class LayerwiseSpace(SearchSpace):
+    """Capability: a network is a chain of layers whose settings repeat across architectures.
+
+    A look-up table (:mod:`nsganet.costs.lut`) times every distinct layer
+    setting once and predicts a network's latency as the sum over its
+    :meth:`layers`. Architectures choose their input resolution among
+    :attr:`resolutions`. :attr:`presets` name shapes a table can be built for
+    without a supernet file, with their default classes and input channels.
+    """
+
+    presets: ClassVar[dict[str, tuple[int, int]]] = {}
+
+    @classmethod
+    def preset(cls, name: str, image_size: int | None = None, width_mult: float | None = None) -> LayerwiseSpace:
+        """The space of preset ``name`` (for ``image_size`` px and ``width_mult`` where the preset takes them)."""
+        from nsganet.errors import ConfigError
+
+        raise ConfigError(f"the {cls.name} space has no preset {name!r}")
+
+    @property
+    @abstractmethod
+    def resolutions(self) -> tuple[int, ...]:
+        """The input resolutions the space's architectures choose from, ascending."""
+
+    @abstractmethod
+    def with_resolution(self, genome: np.ndarray, resolution: int) -> np.ndarray:
+        """``genome`` with its input resolution set to ``resolution`` (one of :attr:`resolutions`)."""
+
+    @abstractmethod
+    def layers(self, genome: np.ndarray, num_classes: int, in_channels: int) -> list[Layer]:
+        """The layers the network of ``genome`` runs, in order."""
+
+    @abstractmethod
+    def layer_settings(self, resolutions: tuple[int, ...], num_classes: int, in_channels: int) -> list[Layer]:
+        """Every distinct layer setting of the space's networks at ``resolutions``, in network order."""
+
+    def channels_last(self, in_channels: int, batch_size: int) -> bool:
+        """Whether layers after the first run on channels-last tensors (the first always gets its input so)."""
+        return False
+
+
+#: Every search space by name; spaces register where they are defined.
+SPACES: Registry[type[SearchSpace]] = Registry("space", sort=True)

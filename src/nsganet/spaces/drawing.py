@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from nsganet.report.plots import _pyplot
+from nsganet.utils.plotting import pyplot, save_figure
 
 Node = tuple[int, str, int, str]  # (input_a, op_a, input_b, op_b), inputs numbered chronologically
 
@@ -57,12 +57,11 @@ def draw_cell(ax, nodes: Sequence[Node], title: str) -> None:
 
 def draw_cells(cells: dict[str, Sequence[Node]], path: str | Path, title: str = "") -> None:
     """Draw every cell of an architecture side by side into an image file."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(cells), figsize=(6.5 * len(cells), 4.2), squeeze=False)
     for ax, (name, nodes) in zip(axes[0], cells.items()):
         draw_cell(ax, nodes, f"{name} cell")
     if title:
         fig.suptitle(textwrap.fill(title, 180), fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import Encoding, SearchSpace
+from nsganet.spaces.base import SPACES, Encoding, SearchSpace
 
 
+@SPACES.register()
 class MacroSpace(SearchSpace):
     """NSGA-Net's macro space (Lu et al., GECCO 2019), Genetic CNN's encoding (Xie & Yuille, 2017).
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import Encoding, SearchSpace
+from nsganet.spaces.base import SPACES, DrawableSpace, Encoding
 
 #: The twelve operations in ascending order of complexity (mirrors nsganet.nn.micro_ops.OPERATIONS,
 #: kept here so that decoding genomes never imports torch).
@@ -30,7 +30,8 @@ def _input_index(name: str) -> int:
     return 0 if name == "h-2" else 1 if name == "h-1" else 2 + int(name[1:])
 
 
-class MicroSpace(SearchSpace):
+@SPACES.register()
+class MicroSpace(DrawableSpace):
     """NSGANetV1's cell space (Sec. III-A): 40 integers, 10^33 architectures.
 
     Genome: Normal cell then Reduction cell; per cell five nodes; per node

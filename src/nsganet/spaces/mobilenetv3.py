@@ -1,163 +1,32 @@
 """The once-for-all MobileNetV3 search space of NSGANetV2 (elastic depth, kernel, expansion, resolution).
 
-This module is torch-free: it holds the supernet's shape (:class:`SupernetConfig`),
-the integer encoding and the closed-form costs, so that strategies and the
-surrogate-assisted search can decode and price thousands of candidates without
-importing torch. The networks live in :mod:`nsganet.nn.mobilenetv3`.
+This module is torch-free: it holds the integer encoding and the closed-form
+costs over a supernet shape (:class:`~nsganet.nn.mobilenetv3_shape.SupernetConfig`),
+so that strategies and the surrogate-assisted search can decode and price
+thousands of candidates without importing torch. The space is a
+:class:`~nsganet.spaces.base.SupernetSpace` (its networks are subnets of OFA's
+elastic MobileNetV3, :mod:`nsganet.nn.mobilenetv3_supernet`) and a
+:class:`~nsganet.spaces.base.LayerwiseSpace` (per-layer latency tables). The
+static networks live in :mod:`nsganet.nn.mobilenetv3`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import Encoding, SearchSpace
+from nsganet.nn.mobilenetv3_shape import SupernetConfig, middle_channels, plain_config, se_channels
+from nsganet.spaces.base import SPACES, Encoding, LayerwiseSpace, SupernetSpace
+from nsganet.spaces.mobilenetv3_layers import LayerSetting, network_layers
 
-#: Activations a stage may use (OFA's names).
-ACTIVATIONS = ("relu", "h_swish")
-#: Every channel count of the network is a multiple of this (OFA's ``MyNetwork.CHANNEL_DIVISIBLE``).
-CHANNEL_DIVISIBLE = 8
-#: Squeeze-and-excitation keeps ``channels // SE_REDUCTION`` (made divisible) hidden units.
-SE_REDUCTION = 4
-
-
-def make_divisible(value: float, divisor: int = CHANNEL_DIVISIBLE, min_value: int | None = None) -> int:
-    """Round ``value`` to a multiple of ``divisor``, never more than 10 % below (TF/OFA's rule, bit for bit)."""
-    min_value = divisor if min_value is None else min_value
-    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new < 0.9 * value:
-        new += divisor
-    return new
-
-
-def middle_channels(in_channels: int, expand_ratio: float) -> int:
-    """Width of an inverted bottleneck's expanded (depthwise) part."""
-    return make_divisible(round(in_channels * expand_ratio))
-
-
-def se_channels(channels: int) -> int:
-    """Hidden units of the squeeze-and-excitation of ``channels`` channels."""
-    return make_divisible(channels // SE_REDUCTION)
-
-
-@dataclass(frozen=True)
-class SupernetConfig:
-    """Shape of an OFA MobileNetV3 supernet and the choices of its search space.
-
-    Channel counts are the width-1.0 values; the ``*_width`` properties scale
-    them by ``width_mult`` and make them divisible by 8, as OFA does. The
-    network is: stem 3x3 conv (``stem_stride``, h-swish), a fixed MBConv
-    (3x3, expansion 1, ReLU, residual when widths agree), five elastic stages
-    of up to ``max(depths)`` MBConv layers (first layer of a stage strided),
-    a final 1x1 expansion, global pooling, the 1x1 feature-mix layer (no BN),
-    dropout and the classifier. Choice tuples are sorted ascending.
-    """
-
-    width_mult: float = 1.0
-    stem_channels: int = 16
-    stem_stride: int = 2
-    first_block_channels: int = 16
-    stage_channels: tuple[int, ...] = (24, 40, 80, 112, 160)
-    stage_strides: tuple[int, ...] = (2, 2, 2, 1, 2)
-    stage_acts: tuple[str, ...] = ("relu", "relu", "h_swish", "h_swish", "h_swish")
-    stage_se: tuple[bool, ...] = (False, True, False, True, True)
-    final_expand_channels: int = 960
-    feature_mix_channels: int = 1280
-    resolutions: tuple[int, ...] = tuple(range(192, 257, 4))
-    kernel_sizes: tuple[int, ...] = (3, 5, 7)
-    expand_ratios: tuple[float, ...] = (3, 4, 6)
-    depths: tuple[int, ...] = (2, 3, 4)
-    dropout: float = 0.1
-    bn_momentum: float = 0.1
-    bn_eps: float = 1e-5
-
-    def __post_init__(self) -> None:
-        for name in ("stage_channels", "stage_strides", "stage_acts", "stage_se", "resolutions", "kernel_sizes",
-                     "expand_ratios", "depths"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
-        n = len(self.stage_channels)
-        if n == 0 or not len(self.stage_strides) == len(self.stage_acts) == len(self.stage_se) == n:
-            raise ValueError("stage_channels, stage_strides, stage_acts and stage_se need one entry per stage")
-        if any(a not in ACTIVATIONS for a in self.stage_acts):
-            raise ValueError(f"stage activations must be among {', '.join(ACTIVATIONS)}")
-        if any(s not in (1, 2) for s in (self.stem_stride, *self.stage_strides)):
-            raise ValueError("strides must be 1 or 2")
-        for name in ("resolutions", "kernel_sizes", "expand_ratios", "depths"):
-            values = getattr(self, name)
-            if not values or any(v <= 0 for v in values) or list(values) != sorted(set(values)):
-                raise ValueError(f"{name} must be positive and strictly increasing")
-        if any(k % 2 == 0 for k in self.kernel_sizes):
-            raise ValueError("kernel sizes must be odd")
-        if self.width_mult <= 0 or not 0 <= self.dropout < 1:
-            raise ValueError("width_mult must be positive and dropout in [0, 1)")
-
-    # -- presets ---------------------------------------------------------------------------
-    @classmethod
-    def imagenet(cls, width_mult: float = 1.0) -> SupernetConfig:
-        """OFA's ImageNet supernet (``ofa_mbv3_d234_e346_k357_w{width_mult}``), resolutions 192..256 step 4."""
-        return cls(width_mult=width_mult)
-
-    @classmethod
-    def small(cls, image_size: int = 32, width_mult: float = 0.5) -> SupernetConfig:
-        """A CPU-sized supernet for small images (28-32 px: CIFAR, MNIST-like data).
-
-        Stem stride 1 and OFA's stage strides (2, 2, 2, 1, 2): the network
-        downsamples 16x instead of 32x, so the last feature map is 2x2 at
-        17-32 px. Smaller images set the leading stage strides to 1 until
-        ``image_size`` still ends at 2x2 or more (16 px: (1, 2, 2, 1, 2)).
-        Resolutions are ``image_size - 8 .. image_size`` in steps of 4, dropping
-        those whose last feature map would be smaller than 2x2. At the default
-        half width (stages of 16, 24, 40, 56 and 80 channels) a sandwich-rule
-        step (largest, smallest and two random subnets, forward and backward)
-        on a batch of 64 32-px images took 0.85 s on one thread of a busy
-        2-core CPU; ``width_mult=0.35`` (8 to 56 channels) took 0.6 s.
-        """
-        if image_size < 4:
-            raise ValueError(f"the small MobileNetV3 supernet needs images of 4 px or more, got {image_size}")
-        strides = [2, 2, 2, 1, 2]
-        while image_size <= math.prod(strides):
-            strides[strides.index(2)] = 1
-        strides_t = tuple(strides)
-        total = math.prod(strides_t)
-        resolutions = tuple(r for r in range(image_size - 8, image_size + 1, 4) if r > total)
-        return cls(width_mult=width_mult, stem_stride=1, stage_strides=strides_t, resolutions=resolutions)
-
-    # -- scaled widths ---------------------------------------------------------------------
-    def _scale(self, channels: int) -> int:
-        return make_divisible(channels * self.width_mult)
-
-    @property
-    def stem_width(self) -> int:
-        return self._scale(self.stem_channels)
-
-    @property
-    def first_block_width(self) -> int:
-        return self._scale(self.first_block_channels)
-
-    @property
-    def stage_widths(self) -> tuple[int, ...]:
-        return tuple(self._scale(c) for c in self.stage_channels)
-
-    @property
-    def final_expand_width(self) -> int:
-        return self._scale(self.final_expand_channels)
-
-    @property
-    def feature_mix_width(self) -> int:
-        return self._scale(self.feature_mix_channels)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stage_channels)
-
-    @property
-    def max_depth(self) -> int:
-        return max(self.depths)
-
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 def _format_ratio(value: float) -> str:
     return f"{value:g}"
@@ -174,7 +43,8 @@ class _Layout:
     n_var: int
 
 
-class MobileNetV3Space(SearchSpace):
+@SPACES.register()
+class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
     """NSGANetV2's once-for-all MobileNetV3 space: 46 integers for the default supernet.
 
     Genome: for each of the five stages ``[depth, kernel x 4, expansion x 4]``
@@ -194,7 +64,9 @@ class MobileNetV3Space(SearchSpace):
 
     name = "mobilenetv3"
 
-    def __init__(self, config: SupernetConfig | None = None) -> None:
+    def __init__(self, config: SupernetConfig | Mapping[str, Any] | None = None) -> None:
+        if isinstance(config, Mapping):
+            config = SupernetConfig(**config)
         self.config = config if config is not None else SupernetConfig.imagenet()
         cfg = self.config
         per_stage = 1 + 2 * cfg.max_depth
@@ -230,6 +102,11 @@ class MobileNetV3Space(SearchSpace):
         self._layer_tokens = {f"k{k}e{_format_ratio(e)}": (ki, ei) for ki, k in enumerate(cfg.kernel_sizes)
                               for ei, e in enumerate(cfg.expand_ratios)}
         self._resolution_tokens = {f"r{r}": i for i, r in enumerate(cfg.resolutions)}
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The supernet shape, ``{"config": {...}}``: ``MobileNetV3Space(**options)`` rebuilds this space."""
+        return {"config": plain_config(self.config)}
 
     # -- decoding --------------------------------------------------------------------------
     def to_config(self, genome: np.ndarray) -> dict[str, Any]:
@@ -367,6 +244,126 @@ class MobileNetV3Space(SearchSpace):
 
         return MobileNetV3.from_config(self.config, self.to_config(genome), num_classes=num_classes,
                                        in_channels=in_channels, dropout=options.get("dropout"))
+
+    def input_resolution(self, genome: np.ndarray, input_size: int) -> int:
+        """The genome's own resolution: the network resizes whatever it is fed to it."""
+        return int(self.to_config(genome)["resolution"])
+
+    # -- weight sharing (SupernetSpace) ------------------------------------------------------
+    def for_images(self, image_size: int, width_mult: float | None = None) -> MobileNetV3Space:
+        """The small preset for ``image_size`` px (at least 16: tiny images are upsampled in the network)."""
+        return MobileNetV3Space(SupernetConfig.small(max(image_size, 16), width_mult=width_mult or 0.5))
+
+    def new_supernet(self, num_classes: int, in_channels: int) -> nn.Module:
+        from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
+
+        return MobileNetV3Supernet(self.config, num_classes=num_classes, in_channels=in_channels)
+
+    def activate(self, supernet: nn.Module, genome: np.ndarray) -> None:
+        supernet.set_active(self.to_config(genome))
+
+    def extract(self, supernet: nn.Module, genome: np.ndarray) -> nn.Module:
+        self.activate(supernet, genome)
+        return supernet.get_active_subnet()
+
+    def prepare_transfer(self, supernet: nn.Module, num_classes: int) -> None:
+        """A new classifier when the class count differs; expanded channels sorted by importance (OFA)."""
+        if supernet.num_classes != num_classes:
+            from torch import nn
+
+            supernet.classifier = nn.Linear(supernet.classifier.in_features, num_classes)
+            supernet.num_classes = num_classes
+        supernet.sort_channels()
+
+    @classmethod
+    def read_published(cls, path: Path) -> tuple[MobileNetV3Space, nn.Module, dict[str, Any]] | None:
+        """OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` or ``_w1.2`` ImageNet checkpoint (1000 classes, RGB)."""
+        from nsganet.errors import NsganetError
+        from nsganet.nn.ofa_weights import IMAGENET_MEAN, IMAGENET_STD, CheckpointError, load_ofa_checkpoint
+
+        problems = []
+        for width in (1.0, 1.2):
+            space = cls(SupernetConfig.imagenet(width))
+            supernet = space.new_supernet(1000, 3)
+            try:
+                load_ofa_checkpoint(supernet, path)
+            except CheckpointError as exc:
+                problems.append(f"w{width}: {exc}")
+                continue
+            info = {"num_classes": 1000, "in_channels": 3, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+                    "dataset": "imagenet (OFA)"}
+            return space, supernet.eval(), info
+        raise NsganetError(f"{path} is neither an nsganet supernet file nor an OFA MobileNetV3 checkpoint "
+                           f"({problems[0][:200]})")
+
+    # -- per-layer latency (LayerwiseSpace) ---------------------------------------------------
+    #: ``small``: the preset a search on small images trains (10 classes of 1-channel images, as the digits);
+    #: ``imagenet``: OFA's supernet (1000 classes, RGB).
+    presets: ClassVar[dict[str, tuple[int, int]]] = {"small": (10, 1), "imagenet": (1000, 3)}
+
+    @classmethod
+    def preset(cls, name: str, image_size: int | None = None, width_mult: float | None = None) -> MobileNetV3Space:
+        """``small`` (for ``image_size`` px, default 16; width 0.5) or ``imagenet`` (resolutions 192..256; width 1)."""
+        from nsganet.errors import ConfigError
+
+        if name == "imagenet":
+            if image_size is not None:
+                raise ConfigError("--image-size shapes the small preset; the imagenet one has resolutions 192..256")
+            return cls(SupernetConfig.imagenet(width_mult or 1.0))
+        if name == "small":
+            try:
+                return cls(SupernetConfig.small(image_size or 16, width_mult=width_mult or 0.5))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        return super().preset(name, image_size, width_mult)
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        return tuple(self.config.resolutions)
+
+    def with_resolution(self, genome: np.ndarray, resolution: int) -> np.ndarray:
+        genome = np.array(genome, dtype=np.int64)
+        genome[self.layout.resolution_var] = self.config.resolutions.index(resolution)
+        return genome
+
+    def layers(self, genome: np.ndarray, num_classes: int, in_channels: int) -> list[LayerSetting]:
+        return network_layers(self.config, self.to_config(genome), num_classes, in_channels)
+
+    def layer_settings(self, resolutions: tuple[int, ...], num_classes: int, in_channels: int) -> list[LayerSetting]:
+        """Every kernel size and expansion ratio at every position of every stage at its largest depth.
+
+        A shallower stage uses a prefix of those positions, so this covers every network.
+        """
+        cfg, lay = self.config, self.layout
+        seen: dict[str, LayerSetting] = {}
+        for resolution in resolutions:
+            for ki in range(len(cfg.kernel_sizes)):
+                for ei in range(len(cfg.expand_ratios)):
+                    genome = self.largest()
+                    for s in range(cfg.num_stages):
+                        genome[list(lay.kernel_vars[s])] = ki
+                        genome[list(lay.expand_vars[s])] = ei
+                    for layer in self.layers(self.with_resolution(genome, resolution), num_classes, in_channels):
+                        seen.setdefault(layer.key, layer)
+        return list(seen.values())
+
+    def channels_last(self, in_channels: int, batch_size: int) -> bool:
+        """Whether the layers after the stem see channels-last tensors (the torch back-end).
+
+        The network converts its input to channels-last; a convolution keeps
+        that layout unless its input is ambiguous (one channel: both layouts
+        have the same strides), when PyTorch picks the contiguous one for
+        everything after.
+        """
+        import torch
+
+        size = self.config.resolutions[0]
+        stem = LayerSetting("stem", in_channels, self.config.stem_width, size, kernel=3,
+                            stride=self.config.stem_stride).build().eval()
+        x = torch.zeros(batch_size, in_channels, size, size)
+        with torch.inference_mode():
+            y = stem(x.contiguous(memory_format=torch.channels_last))
+        return bool(y.is_contiguous(memory_format=torch.channels_last))
 
     # -- analysis --------------------------------------------------------------------------
     def operations(self, genome: np.ndarray) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import Encoding, SearchSpace
+from nsganet.spaces.base import SPACES, Encoding, SearchSpace
 
 #: Operations in ascending order of complexity; a variable's value indexes this tuple.
 OPERATIONS = ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
@@ -16,6 +16,7 @@ _OP_INDEX = {name: i for i, name in enumerate(OPERATIONS)}
 _NODE_INPUTS = (1, 2, 3)
 
 
+@SPACES.register()
 class NB201Space(SearchSpace):
     """NAS-Bench-201: one cell of four nodes, an operation on each of its six edges.
 

@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nsganet.errors import ConfigError
+from nsganet.registry import Registry
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
-from nsganet.utils.options import coerce_numeric_options
+from nsganet.utils.checks import coerce_numeric_options
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Strategy(ABC):
     """Base class: hyper-parameters are dataclass fields, run state is set in :meth:`setup`."""
 
     name: ClassVar[str]
+    #: Capability: proposes by an accuracy predictor, pricing many unevaluated candidates by their costs.
+    uses_surrogate: ClassVar[bool] = False
     pop_size: int = 40
 
     def __post_init__(self) -> None:
@@ -113,3 +116,7 @@ class Strategy(ABC):
             out.append(candidate)
             failures = 0
         return np.asarray(out, dtype=np.int64).reshape(len(out), self.encoding.n_var)
+
+
+#: Every strategy class by name; strategies register where they are defined (``@STRATEGIES.register()``).
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", "strategies", sort=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive
-from nsganet.strategies.base import Strategy
+from nsganet.strategies.base import STRATEGIES, Strategy
 from nsganet.strategies.operators import (
     PolynomialMutation,
     UniformCrossover,
@@ -25,6 +25,7 @@ from nsganet.strategies.operators import (
 from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
 
 
+@STRATEGIES.register()
 @dataclasses.dataclass
 class NSGA2(Strategy):
     """Vanilla NSGA-II: uniform crossover and discretised polynomial mutation."""

@@ -20,12 +20,14 @@ import numpy as np
 from nsganet.errors import ConfigError
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
+from nsganet.strategies.base import STRATEGIES
 from nsganet.strategies.bayesnet import UnitChainNetwork
 from nsganet.strategies.nsga2 import NSGA2
 from nsganet.strategies.operators import UnitCrossover
 from nsganet.strategies.ranking import survival_order
 
 
+@STRATEGIES.register()
 @dataclasses.dataclass
 class NSGANetV1(NSGA2):
     """NSGANetV1 search strategy; defaults from the paper's Table I and Sec. III-C."""

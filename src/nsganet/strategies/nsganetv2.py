@@ -26,18 +26,20 @@ import numpy as np
 from nsganet.errors import ConfigError
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
-from nsganet.strategies.base import Strategy
+from nsganet.strategies.base import STRATEGIES, Strategy
 from nsganet.strategies.operators import PolynomialMutation, UniformCrossover, check_variation_options
 from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
 from nsganet.strategies.subset import select_hypervolume, select_spread
 from nsganet.surrogates import TARGETS, Predictor, feature_names, get_features, get_predictor, predictor_names, quality
 
 
+@STRATEGIES.register()
 @dataclasses.dataclass
 class NSGANetV2(Strategy):
     """Surrogate-assisted NSGA-II; ``pop_size`` is the population of the search on the surrogate."""
 
     name = "nsganetv2"
+    uses_surrogate = True
     #: Size of the design of experiments; 0 picks budget/5 within 10..100 (the paper used 100).
     n_doe: int = 0
     #: Architectures truly evaluated per iteration (the paper's K = 8).

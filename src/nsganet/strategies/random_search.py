@@ -7,9 +7,10 @@ import dataclasses
 import numpy as np
 
 from nsganet.strategies.archive import Archive
-from nsganet.strategies.base import Strategy
+from nsganet.strategies.base import STRATEGIES, Strategy
 
 
+@STRATEGIES.register()
 @dataclasses.dataclass
 class RandomSearch(Strategy):
     """Uniform sampling without repetition; ``pop_size`` is the batch size."""

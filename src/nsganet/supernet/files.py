@@ -1,134 +1,185 @@
-"""Supernet files: what a trained once-for-all supernet is saved as, and how it is read back.
+"""Supernet files: what a trained weight-sharing supernet is saved as, how it is read back, and how one is made.
 
-A supernet file (``supernet.pt``, written by ``nsganet supernet train``) holds
-the weights and everything needed to rebuild the module and feed it data:
-the :class:`~nsganet.spaces.mobilenetv3.SupernetConfig`, classes, input
-channels and the normalisation statistics of the data it was trained on. It is
-read with ``torch.load(weights_only=True)``: plain containers and tensors only.
+A supernet file (``supernet.pt``, written by ``nsganet supernet train`` or by
+a search that trains its own) holds the weights and everything needed to
+rebuild the module and feed it data: the space it belongs to and that space's
+options (its shape), classes, input channels and the normalisation statistics
+of the data it was trained on. It is read with ``torch.load(weights_only=True)``:
+plain containers and tensors only. Any :class:`~nsganet.spaces.base.SupernetSpace`
+is saved, read and trained the same way.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
-from nsganet.data import ImageDataset
+from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
 from nsganet.errors import NsganetError
-from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
-from nsganet.spaces.mobilenetv3 import SupernetConfig
-from nsganet.supernet.training import FORMAT, SupernetTrainSettings, derived_seed, load_checkpoint, train_supernet
+from nsganet.spaces import SPACES, SupernetSpace, get_space
+from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings, train_supernet
+from nsganet.train.checkpoint import TrainingListener, load_checkpoint
+from nsganet.utils.files import atomic_save
+from nsganet.utils.seeds import derived_seed
 
-#: Normalisation of ImageNet images in OFA's checkpoints.
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+logger = logging.getLogger(__name__)
 
-
-def supernet_meta(config: SupernetConfig, num_classes: int, in_channels: int, mean: list[float],
-                  std: list[float], dataset: str = "") -> dict[str, Any]:
-    """The description stored beside a supernet's weights."""
-    return {"config": _plain(dataclasses.asdict(config)), "num_classes": int(num_classes),
-            "in_channels": int(in_channels), "mean": [float(m) for m in mean], "std": [float(s) for s in std],
-            "dataset": dataset}
+FORMAT, VERSION = "nsganet-supernet", 2
+#: Version-1 files predate the ``space`` key: they hold supernets of the only supernet space of the time.
+LEGACY_SPACE = "mobilenetv3"
+_DESCRIPTION = ("num_classes", "in_channels", "mean", "std")
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+@dataclass
+class TrainedSupernet:
+    """A supernet ``module`` of ``space`` with what searching and exporting its subnets needs.
+
+    ``mean``/``std`` normalise its inputs per channel (the statistics of the
+    data it was trained on); ``dataset`` names that data and ``init`` the
+    file it was fine-tuned from; ``path`` is where it was read from.
+    """
+
+    space: SupernetSpace
+    module: nn.Module
+    num_classes: int
+    in_channels: int
+    mean: list[float]
+    std: list[float]
+    dataset: str = ""
+    init: str | None = None
+    path: Path | None = field(default=None, compare=False)
+
+    def extract(self, genome: np.ndarray) -> nn.Module:
+        """The subnet of ``genome`` with copies of the supernet's weights (see :meth:`SupernetSpace.extract`)."""
+        return self.space.extract(self.module, genome)
+
+    def describe(self) -> dict[str, Any]:
+        """The plain-valued description stored beside the weights."""
+        return {"space": self.space.name, "space_options": self.space.options, "num_classes": int(self.num_classes),
+                "in_channels": int(self.in_channels), "mean": [float(m) for m in self.mean],
+                "std": [float(s) for s in self.std], "dataset": self.dataset, "init": self.init}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the supernet file (atomically), the largest subnet active."""
+        self.space.activate(self.module, self.space.largest())
+        return atomic_save({"format": FORMAT, "version": VERSION, **self.describe(),
+                            "state_dict": self.module.state_dict()}, path)
 
 
-def config_of(meta: dict[str, Any]) -> SupernetConfig:
-    """The :class:`SupernetConfig` a supernet file describes."""
-    try:
-        return SupernetConfig(**meta["config"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise NsganetError(f"the supernet file describes an invalid supernet: {exc}") from None
-
-
-def build_supernet(meta: dict[str, Any]) -> MobileNetV3Supernet:
-    """A freshly initialised supernet of the shape ``meta`` describes."""
-    return MobileNetV3Supernet(config_of(meta), num_classes=meta["num_classes"], in_channels=meta["in_channels"])
-
-
-def load_supernet(path: str | Path) -> tuple[MobileNetV3Supernet, dict[str, Any]]:
-    """Read a supernet file into a module (eval mode) and its description."""
-    path = Path(path)
-    state = load_checkpoint(path)
+def _description(state: Any, path: Path) -> dict[str, Any]:
+    """The description of a supernet file's contents, checked; version-1 files are read too."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise NsganetError(f"{path} is not an nsganet supernet file (train one with 'nsganet supernet train'; "
-                           "official OFA checkpoints go to 'nsganet supernet train --init')")
-    missing = [k for k in ("config", "num_classes", "in_channels", "mean", "std", "state_dict") if k not in state]
+                           "published checkpoints go to 'nsganet supernet train --init')")
+    if state.get("version") == 1:  # {"config": ...} of the legacy space at the top level
+        state = {**state, "space": LEGACY_SPACE, "space_options": {"config": state.get("config")}}
+    elif state.get("version") != VERSION:
+        raise NsganetError(f"supernet file {path} has version {state.get('version')!r}; this nsganet reads "
+                           f"{VERSION} and 1")
+    missing = [k for k in ("space", "space_options", *_DESCRIPTION, "state_dict") if k not in state]
     if missing:
         raise NsganetError(f"supernet file {path} lacks {', '.join(missing)}")
-    supernet = build_supernet(state)
+    return state
+
+
+def supernet_space(state: dict[str, Any], path: Path) -> SupernetSpace:
+    """The space a supernet file's description names, made with its options."""
+    options = state["space_options"]
+    if not isinstance(options, dict):
+        raise NsganetError(f"supernet file {path} has space options {options!r}, not a mapping")
     try:
-        supernet.load_state_dict(state["state_dict"])
+        space = get_space(state["space"], **options)
+    except NsganetError as exc:
+        raise NsganetError(f"the supernet file {path} describes an invalid supernet: {exc}") from None
+    if not isinstance(space, SupernetSpace):
+        raise NsganetError(f"supernet file {path} names the {space.name} space, which has no supernet")
+    return space
+
+
+def read_supernet_space(path: str | Path) -> SupernetSpace:
+    """The space of the supernet in file ``path`` (its weights are read but not built)."""
+    path = Path(path)
+    return supernet_space(_description(load_checkpoint(path), path), path)
+
+
+def load_supernet(path: str | Path) -> TrainedSupernet:
+    """Read a supernet file into its module (eval mode, largest subnet active) and description."""
+    path = Path(path)
+    state = _description(load_checkpoint(path), path)
+    space = supernet_space(state, path)
+    module = space.new_supernet(num_classes=state["num_classes"], in_channels=state["in_channels"])
+    try:
+        module.load_state_dict(state["state_dict"])
     except RuntimeError as exc:
         raise NsganetError(f"supernet file {path} does not match its own description: "
                            f"{str(exc).splitlines()[0][:200]}") from None
-    supernet.eval()
-    meta = {k: v for k, v in state.items() if k != "state_dict"}
-    return supernet, meta
+    space.activate(module, space.largest())
+    return TrainedSupernet(space, module.eval(), int(state["num_classes"]), int(state["in_channels"]),
+                           list(state["mean"]), list(state["std"]), str(state.get("dataset", "")),
+                           state.get("init"), path)
 
 
-def load_initial_supernet(path: str | Path) -> tuple[MobileNetV3Supernet, dict[str, Any]]:
-    """A supernet to start training from: an nsganet supernet file or an official OFA checkpoint.
+def load_initial_supernet(path: str | Path) -> TrainedSupernet:
+    """A supernet to start training from: an nsganet supernet file or a published checkpoint.
 
-    OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2`` ImageNet checkpoints map
-    onto :meth:`SupernetConfig.imagenet` of their width (1000 classes, 3 channels).
+    A published checkpoint is offered to every registered
+    :class:`~nsganet.spaces.base.SupernetSpace` (:meth:`~SupernetSpace.read_published`):
+    OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2`` ImageNet checkpoints
+    are read by the ``mobilenetv3`` space.
     """
-    from nsganet.supernet.ofa_weights import CheckpointError, load_ofa_checkpoint
-
-    state = load_checkpoint(Path(path))
+    path = Path(path)
+    state = load_checkpoint(path)
     if isinstance(state, dict) and state.get("format") == FORMAT:
         return load_supernet(path)
     problems = []
-    for width in (1.0, 1.2):
-        config = SupernetConfig.imagenet(width)
-        supernet = MobileNetV3Supernet(config, num_classes=1000, in_channels=3)
-        try:
-            load_ofa_checkpoint(supernet, path)
-        except CheckpointError as exc:
-            problems.append(f"w{width}: {exc}")
+    for name, cls in SPACES.items():
+        if not issubclass(cls, SupernetSpace):
             continue
-        return supernet.eval(), supernet_meta(config, 1000, 3, list(IMAGENET_MEAN), list(IMAGENET_STD),
-                                              dataset="imagenet (OFA)")
-    raise NsganetError(f"{path} is neither an nsganet supernet file nor an OFA MobileNetV3 checkpoint "
-                       f"({problems[0][:200]})")
+        try:
+            published = cls.read_published(path)
+        except NsganetError as exc:
+            problems.append(str(exc))
+            continue
+        if published is not None:
+            space, module, info = published
+            return TrainedSupernet(space, module, int(info["num_classes"]), int(info["in_channels"]),
+                                   list(info["mean"]), list(info["std"]), str(info.get("dataset", name)), None, path)
+    raise NsganetError(problems[0] if problems else f"{path} is not an nsganet supernet file nor a published "
+                       "supernet checkpoint")
 
 
-def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTrainSettings,
-                 config: SupernetConfig | None = None, init: str | Path | None = None, seed: int = 0,
-                 resume: bool = True, progress: bool = True) -> tuple[MobileNetV3Supernet, dict[str, Any]]:
-    """Train a supernet on ``train_set`` (or fine-tune the one in ``init``) into ``out/supernet.pt``.
+def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTrainSettings, space: SupernetSpace,
+                 init: str | Path | None = None, seed: int = 0, resume: bool = True, progress: bool = True,
+                 listeners: list[TrainingListener] | None = None) -> TrainedSupernet:
+    """Train a supernet of ``space`` on ``train_set`` (or fine-tune the one in ``init``) into ``out/supernet.pt``.
 
-    Without ``init`` a supernet of ``config`` (default: the small preset for the
-    data's image size, at least 16 px) is trained from scratch. With ``init`` —
-    a supernet file or an official OFA checkpoint — its weights are the
-    starting point: its classifier is replaced when the number of classes
-    differs, and the expanded channels are sorted by importance before
-    training (OFA), the NSGANetV2 recipe for a new dataset.
+    Without ``init`` a new supernet of ``space``'s shape is trained from
+    scratch. With ``init`` — a supernet file or a published checkpoint — its
+    weights (and shape) are the starting point, adapted to the data by
+    :meth:`SupernetSpace.prepare_transfer` (for MobileNetV3 a new classifier
+    when the number of classes differs and the expanded channels sorted by
+    importance, as OFA does): the NSGANetV2 recipe for a new dataset.
     """
-    from nsganet.data import BatchLoader, channel_stats
-    from nsganet.data.augment import Augmentation
-
     mean, std = channel_stats(train_set)
     classes, channels, size = train_set.num_classes, int(train_set.images.shape[1]), int(train_set.images.shape[-1])
     if init is not None:
-        supernet, source = load_initial_supernet(init)
-        if source["in_channels"] != channels:
-            raise NsganetError(f"supernet {init} takes {source['in_channels']}-channel images; the data has {channels}")
-        if source["num_classes"] != classes:
-            torch.manual_seed(derived_seed(seed, "init"))
-            supernet.classifier = torch.nn.Linear(supernet.classifier.in_features, classes)
-            supernet.num_classes = classes
-        supernet.sort_channels()
-        config = config_of(source)
+        start = load_initial_supernet(init)
+        if start.in_channels != channels:
+            raise NsganetError(f"supernet {init} takes {start.in_channels}-channel images; the data has {channels}")
+        space, module = start.space, start.module
+        torch.manual_seed(derived_seed(seed, "init"))  # a new classifier, when there is one
+        space.prepare_transfer(module, classes)
     else:
-        config = config or SupernetConfig.small(max(size, 16))  # tiny images are upsampled in the network
         torch.manual_seed(derived_seed(seed, "init"))
-        supernet = MobileNetV3Supernet(config, num_classes=classes, in_channels=channels)
-    meta = supernet_meta(config, classes, channels, mean, std, dataset=train_set.name)
+        module = space.new_supernet(num_classes=classes, in_channels=channels)
+    trained = TrainedSupernet(space, module, classes, channels, mean, std, dataset=train_set.name,
+                              init=None if init is None else str(init))
     augmentation = Augmentation(crop_padding=settings.crop_padding or max(1, size // 8), flip=train_set.flip)
 
     def loader_for_epoch(epoch: int, run_seed: int) -> BatchLoader:
@@ -136,6 +187,9 @@ def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTra
                            seed=derived_seed(run_seed, "data", epoch),
                            drop_last=len(train_set) > settings.batch_size)
 
-    train_supernet(supernet, loader_for_epoch, settings, Path(out), seed=seed,
-                   meta={**meta, "init": None if init is None else str(init)}, resume=resume, progress=progress)
-    return supernet.eval(), meta
+    out = Path(out)
+    train_supernet(module, space, loader_for_epoch, settings, out, seed=seed, meta=trained.describe(),
+                   resume=resume, progress=progress, listeners=listeners)
+    trained.path = trained.save(out / SUPERNET_FILE)
+    module.eval()
+    return trained

@@ -22,11 +22,12 @@ import numpy as np
 from scipy import stats
 
 from nsganet.errors import ConfigError
+from nsganet.registry import Registry
 from nsganet.surrogates.features import Encoder
 from nsganet.surrogates.metrics import quality
-from nsganet.utils.options import coerce_numeric_options
+from nsganet.utils.checks import coerce_numeric_options
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 #: Targets a predictor can be fitted on: the error itself, its logarithm, or its rank in [0, 1].
 TARGETS = ("raw", "log", "rank")
@@ -195,17 +196,12 @@ def _check_training_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.n
     return X, y
 
 
-_REGISTRY: dict[str, type[Predictor]] = {}
-
-
-def register_predictor(cls: type[Predictor]) -> type[Predictor]:
-    """Make a predictor class available by its ``name`` (usable as a decorator)."""
-    _REGISTRY[cls.name] = cls
-    return cls
+#: Every predictor class by name; predictors register where they are defined (``@PREDICTORS.register()``).
+PREDICTORS: Registry[type[Predictor]] = Registry("predictor", sort=True)
 
 
 def predictor_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return PREDICTORS.names()
 
 
 def get_predictor(name: str | Predictor, seed: int = 0, encode: Encoder | None = None,
@@ -213,9 +209,7 @@ def get_predictor(name: str | Predictor, seed: int = 0, encode: Encoder | None =
     """A new, unfitted predictor by name (a :class:`Predictor` is returned as is)."""
     if isinstance(name, Predictor):
         return name
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown predictor {name!r}; known predictors: {', '.join(predictor_names())}")
+    cls = PREDICTORS.get(name)
     known = {f.name for f in dataclasses.fields(cls) if f.init} - {"seed", "encode"}
     unknown = sorted(set(options) - known)
     if unknown:

@@ -19,10 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nsganet.errors import ConfigError
+from nsganet.registry import Registry
 
 #: A feature encoding: integer genome matrix (n, n_var) -> float feature matrix (n, n_features).
 Encoder = Callable[[np.ndarray], np.ndarray]
+
+
+#: Genome encodings for predictors by name; each registers where it is defined.
+FEATURES: Registry[type] = Registry("predictor features", "features", sort=True)
 
 
 class _BoundedFeatures:
@@ -49,6 +53,7 @@ class _BoundedFeatures:
         return f"{type(self).__name__}(lower={self.lower.tolist()}, upper={self.upper.tolist()})"
 
 
+@FEATURES.register("integer")
 class IntegerFeatures(_BoundedFeatures):
     """Each non-constant variable scaled to [0, 1] by its bounds."""
 
@@ -62,6 +67,7 @@ class IntegerFeatures(_BoundedFeatures):
         return (X - lower) / (upper - lower)
 
 
+@FEATURES.register("onehot")
 class OneHotFeatures(_BoundedFeatures):
     """One-hot columns for variables with more than two values, the scaled variable for binary ones."""
 
@@ -89,16 +95,10 @@ class OneHotFeatures(_BoundedFeatures):
         return out
 
 
-_FEATURES: dict[str, type[_BoundedFeatures]] = {"integer": IntegerFeatures, "onehot": OneHotFeatures}
-
-
 def feature_names() -> list[str]:
-    return sorted(_FEATURES)
+    return FEATURES.names()
 
 
 def get_features(kind: str, lower: np.ndarray, upper: np.ndarray) -> Encoder:
     """The encoding ``kind`` ("onehot" or "integer") of genomes within the bounds ``lower``..``upper``."""
-    cls = _FEATURES.get(kind)
-    if cls is None:
-        raise ConfigError(f"unknown predictor features {kind!r}; known features: {', '.join(feature_names())}")
-    return cls(lower, upper)
+    return FEATURES.get(kind)(lower, upper)

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from nsganet.errors import ConfigError
-from nsganet.surrogates.base import Predictor, get_predictor, identity, predictor_names, register_predictor
+from nsganet.surrogates.base import PREDICTORS, Predictor, get_predictor, identity, predictor_names
 from nsganet.surrogates.metrics import kendall, quality
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -40,7 +40,7 @@ def average_duplicates(features: np.ndarray, z: np.ndarray) -> tuple[np.ndarray,
     return unique, np.bincount(inverse, weights=z) / np.bincount(inverse)
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class RBF(Predictor):
     """Radial basis function interpolation (scipy), by default cubic with a linear tail as pySOT's in NSGANetV2.
@@ -93,7 +93,7 @@ class RBF(Predictor):
         return self._model((features - self._center) @ self._basis)
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class GP(Predictor):
     """Gaussian process regression (scikit-learn): constant × Matérn-5/2 (or RBF) + white noise kernel.
@@ -132,7 +132,7 @@ class GP(Predictor):
         return self._model.predict(features)
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class MLP(Predictor):
     """A small multi-layer perceptron (scikit-learn) on the standardised target.
@@ -161,7 +161,7 @@ class MLP(Predictor):
         return self._model.predict(features) * self._std + self._mean
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class CART(Predictor):
     """Regression trees (scikit-learn): a bag of ``n_trees`` fully grown CART trees on bootstrap samples.
@@ -190,7 +190,7 @@ class CART(Predictor):
         return self._model.predict(features)
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class GBT(Predictor):
     """Gradient-boosted regression trees (scikit-learn's ``GradientBoostingRegressor``, stochastic, seeded).
@@ -216,7 +216,7 @@ class GBT(Predictor):
         return self._model.predict(features)
 
 
-@register_predictor
+@PREDICTORS.register()
 @dataclasses.dataclass(kw_only=True)
 class AdaptiveSwitching(Predictor):
     """NSGANetV2's adaptive switching: pick, at every fit, the candidate with the best cross-validated τ.

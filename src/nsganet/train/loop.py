@@ -1,4 +1,4 @@
-"""One training loop for proxy training (search), fine-tuning and re-training.
+"""One training loop for proxy training (search), fine-tuning and re-training, and the losses it uses.
 
 SGD with momentum and weight decay, a cosine learning-rate schedule over all
 steps (Algorithm 2 of the V1 paper, per step instead of per epoch so that one-
@@ -6,9 +6,10 @@ or two-epoch proxies still anneal), optional auxiliary-head loss and scheduled
 drop-path. :func:`train_epoch` is the shared per-epoch loop: :func:`train`
 (proxy evaluation, supernet fine-tuning) and :func:`nsganet.train.recipe.fit`
 (re-training an exported network) both run it. A non-finite loss stops
-training with :class:`TrainingDiverged`; it is checked every
-:data:`CHECK_EVERY` steps and at the end of each epoch rather than every step,
-because reading a value back from the device each step stalls the pipeline.
+training (:func:`check_finite`, the one such check, which supernet training
+uses too); the loop checks every :data:`CHECK_EVERY` steps and at the end of
+each epoch rather than every step, because reading a value back from the
+device each step stalls the pipeline.
 """
 
 from __future__ import annotations
@@ -22,18 +23,34 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
 #: steps between divergence checks (one read-back of the running loss sum from the device)
 CHECK_EVERY = 20
 
 #: ``loss_fn(x, y) -> (loss, logits)``: the training loss of a batch and the logits it is scored on
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+#: ``on_step(loss_text)``: called after every step, with the running loss as text when it was read back
+StepFn = Callable[[str | None], Any]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
+
+
+def check_finite(loss: float | torch.Tensor, where: str, error: type[Exception] = TrainingDiverged,
+                 what: str = "loss", hint: str = "") -> None:
+    """Raise ``error`` when ``loss`` is NaN or infinite: "``what`` is nan ``where``[; ``hint``]".
+
+    Proxy training raises :class:`TrainingDiverged` (the evaluation fails, the
+    search goes on); supernet training an :class:`~nsganet.errors.NsganetError`
+    (the run stops with the hint).
+    """
+    value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+    if not math.isfinite(value):
+        raise error(f"{what} is {value} {where}" + (f"; {hint}" if hint else ""))
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,12 @@ def classification_loss(output: torch.Tensor | tuple[torch.Tensor, torch.Tensor]
     return criterion(output, y), output
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """KL divergence of the student's predictions from the teacher's soft labels (teacher detached)."""
+    soft = F.softmax(teacher.detach() / temperature, dim=1)
+    return F.kl_div(F.log_softmax(student / temperature, dim=1), soft, reduction="batchmean") * temperature ** 2
+
+
 def sized(loader: Iterable) -> int:
     """``len(loader)``, or 0 for an iterable without a length."""
     try:
@@ -104,13 +127,14 @@ def sized(loader: Iterable) -> int:
 def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                 optimizer: torch.optim.Optimizer, loss_fn: LossFn, *, base_lr: float, step: int, total_steps: int,
                 grad_clip: float | None = None, device: torch.device | str = "cpu", channels_last: bool = True,
-                after_step: Callable[[], Any] | None = None, bar: Any = None, epoch: int = 0) -> EpochStats:
+                after_step: Callable[[], Any] | None = None, on_step: StepFn | None = None,
+                epoch: int = 0) -> EpochStats:
     """One epoch over ``batches``: per-step cosine learning rate, backward, clipping, SGD step, ``after_step``.
 
     ``step`` is the global step the epoch starts at and ``total_steps`` the
     length of the whole schedule. Loss and correct predictions are summed on
     the device; the only read-backs are the periodic divergence checks and
-    the epoch's totals. ``bar`` (a tqdm bar) advances by one per step.
+    the epoch's totals. ``on_step`` hears of every step (progress).
     """
     device = torch.device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -140,26 +164,17 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
         seen += len(y)
         step += 1
         steps += 1
+        loss_text = None
         if steps % CHECK_EVERY == 0:
-            _check_finite(float(loss_sum), epoch, step)
-            if bar is not None:
-                bar.set_postfix(loss=f"{float(loss_sum) / seen:.3f}", refresh=False)
-        if bar is not None:
-            bar.update(1)
+            running = float(loss_sum)
+            check_finite(running, f"in epoch {epoch + 1}, by step {step}")
+            loss_text = f"{running / seen:.3f}"
+        if on_step is not None:
+            on_step(loss_text)
     total = float(loss_sum)
-    _check_finite(total, epoch, step)
+    check_finite(total, f"in epoch {epoch + 1}, by step {step}")
     return EpochStats(loss=total / max(seen, 1), accuracy=100.0 * int(correct) / max(seen, 1), images=seen,
                       steps=steps, seconds=time.perf_counter() - started)
-
-
-def _check_finite(loss_sum: float, epoch: int, step: int) -> None:
-    if not math.isfinite(loss_sum):
-        raise TrainingDiverged(f"loss is {loss_sum} in epoch {epoch + 1}, by step {step}")
-
-
-def default_device() -> torch.device:
-    """Where evaluations train: the first visible GPU when there is one (a pool worker sees only its own)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], settings: TrainSettings,

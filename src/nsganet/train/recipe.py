@@ -36,107 +36,33 @@ from (seed, epoch).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 import math
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
-from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats, split_train_valid
+from nsganet.data import BatchLoader, ImageDataset, channel_stats, split_train_valid
 from nsganet.errors import NsganetError
-from nsganet.search.outputs import atomic_write
-from nsganet.supernet.training import atomic_save, derived_seed, distillation_loss, load_checkpoint
+from nsganet.train.checkpoint import Checkpointed, ProgressBar, TrainingListener, load_checkpoint
+from nsganet.train.curves import CURVE_COLUMNS, CurvesWriter
 from nsganet.train.ema import ModelEMA
-from nsganet.train.loop import accuracy, classification_loss, cosine_lr, train_epoch
+from nsganet.train.loop import accuracy, classification_loss, cosine_lr, distillation_loss, train_epoch
+from nsganet.train.settings import RetrainSettings
+from nsganet.utils.files import atomic_save
+from nsganet.utils.seeds import derived_seed
 
-logger = logging.getLogger("nsganet")
+logger = logging.getLogger(__name__)
 
-CHECKPOINT_FILE, BEST_FILE, LAST_FILE = "checkpoint.pt", "best.pt", "last.pt"
-CURVES_CSV, CURVES_PNG = "curves.csv", "curves.png"
+BEST_FILE, LAST_FILE = "best.pt", "last.pt"
 CHECKPOINT_FORMAT = "nsganet-retrain"
-CURVE_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "valid_acc", "seconds", "images_per_s")
-#: learning rate and EMA decay of fine-tuning inherited weights
-FINETUNE_LR, FINETUNE_EMA = 0.005, 0.9998
-_PLOT_INTERVAL = 30.0  # seconds between redraws of curves.png during training
 _VALID_BATCH = 256
-
-
-@dataclass(frozen=True)
-class RetrainSettings:
-    """The re-training recipe; defaults as in the module docstring (``None`` sizes scale with the image)."""
-
-    epochs: int = 30
-    lr: float = 0.025
-    batch_size: int = 96
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    nesterov: bool = False
-    grad_clip: float | None = 5.0
-    crop_padding: int | None = None  # default: 1/8 of the image side (4 px of 32)
-    cutout: int | None = None  # default: half the image side (16 px of 32)
-    drop_path: float = 0.2
-    auxiliary: bool = True  # build with an auxiliary head where the space has one (used by train_net)
-    aux_weight: float = 0.4
-    label_smoothing: float = 0.0
-    ema_decay: float | None = None
-    distill: float = 0.0
-    temperature: float = 1.0
-    valid_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        def bad(name: str, rule: str) -> NsganetError:
-            return NsganetError(f"{name} must be {rule}, got {getattr(self, name)!r}")
-
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise bad(name, "a positive integer")
-        for name in ("crop_padding", "cutout"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                raise bad(name, "a non-negative integer")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise bad("lr", "a positive number")
-        if not 0 <= self.momentum < 1:
-            raise bad("momentum", "in [0, 1)")
-        for name in ("weight_decay", "aux_weight", "distill"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise bad(name, "a non-negative number")
-        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
-            raise bad("grad_clip", "positive (or None: no clipping)")
-        for name in ("drop_path", "label_smoothing", "valid_fraction"):
-            if not 0 <= getattr(self, name) < 1:
-                raise bad(name, "in [0, 1)")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise bad("ema_decay", "in (0, 1) (or None: no EMA)")
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise bad("temperature", "a positive number")
-
-    @classmethod
-    def defaults(cls, finetune: bool = False, **overrides: Any) -> RetrainSettings:
-        """The recipe from scratch, or for fine-tuning inherited weights (lower lr, EMA on); then ``overrides``."""
-        base: dict[str, Any] = {"lr": FINETUNE_LR, "ema_decay": FINETUNE_EMA} if finetune else {}
-        unknown = sorted(set(overrides) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise NsganetError(f"unknown re-training setting {unknown[0]!r}")
-        return cls(**{**base, **overrides})
-
-    def augmentation(self, dataset: ImageDataset) -> Augmentation:
-        """Crop, flip (where the data allows) and cutout, sized for the dataset's images."""
-        side = dataset.images.shape[-1]
-        padding = self.crop_padding if self.crop_padding is not None else max(1, side // 8)
-        cut = self.cutout if self.cutout is not None else side // 2
-        return Augmentation(crop_padding=padding, flip=dataset.flip, cutout=cut)
 
 
 def split_for(settings: RetrainSettings, train_set: ImageDataset,
@@ -182,68 +108,12 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
-def _check_resumable(state: Mapping[str, Any], settings: dict[str, Any], meta: dict[str, Any], out: Path) -> None:
-    """Refuse to resume a checkpoint written with other settings, data or network (one line naming the first)."""
-    if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
-        raise NsganetError(f"{out / CHECKPOINT_FILE} is not an nsganet re-training checkpoint")
-    for what, now, then in (("setting", settings, state.get("settings", {})), ("", meta, state.get("meta", {}))):
-        for key in [*now, *(k for k in then if k not in now)]:
-            if now.get(key) != then.get(key):
-                label = f"{what} {key}" if what else key
-                raise NsganetError(f"cannot resume {out}: it was started with {label}={then.get(key)!r}, "
-                                   f"now {now.get(key)!r}; use another --out or the same settings")
-
-
-def write_curves(history: Mapping[str, list[float]], path: Path) -> None:
-    """``curves.csv``: one row per epoch of :data:`CURVE_COLUMNS` (valid_acc empty without validation)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CURVE_COLUMNS)
-    for i in range(len(history["epoch"])):
-        row = []
-        for name in CURVE_COLUMNS:
-            value = history[name][i]
-            row.append("" if isinstance(value, float) and math.isnan(value) else
-                       str(int(value)) if name == "epoch" else f"{value:.6g}")
-        writer.writerow(row)
-    atomic_write(path, buffer.getvalue())
-
-
-def plot_curves(history: Mapping[str, list[float]], path: Path, title: str = "") -> None:
-    """``curves.png``: training loss, and training and validation accuracy, per epoch."""
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(max(logging.INFO, logging.getLogger("matplotlib").level))
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = history["epoch"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(epochs, history["train_loss"], "o-", ms=3)
-    left.set_xlabel("epoch")
-    left.set_ylabel("training loss")
-    right.plot(epochs, history["train_acc"], "o-", ms=3, label="training (augmented)")
-    if not all(math.isnan(v) for v in history["valid_acc"]):
-        right.plot(epochs, history["valid_acc"], "o-", ms=3, label="validation")
-    right.set_xlabel("epoch")
-    right.set_ylabel("accuracy (%)")
-    right.legend(loc="lower right", fontsize=8)
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-
-
 def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | None, settings: RetrainSettings,
         out: str | Path, *, mean: list[float] | None = None, std: list[float] | None = None, seed: int = 0,
         teacher: nn.Module | None = None, meta: dict[str, Any] | None = None, resume: bool = False,
         progress: bool = True, device: torch.device | str | None = None,
-        on_epoch: Callable[[int, RetrainResult], None] | None = None) -> RetrainResult:
+        on_epoch: Callable[[int, RetrainResult], None] | None = None,
+        listeners: list[TrainingListener] | None = None) -> RetrainResult:
     """Train ``model`` in place with the recipe of ``settings``, checkpointing every epoch into ``out``.
 
     ``mean``/``std`` normalise the images (default: the training part's
@@ -252,17 +122,15 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
     and data; it is stored in the checkpoint and, with the settings, must be
     the same to ``resume``. Without ``resume`` an existing checkpoint in
     ``out`` is an error, and so is ``resume`` without one. ``on_epoch(epoch,
-    result)`` is called after each epoch's checkpoint is written.
+    result)`` is called after each epoch's checkpoint is written;
+    ``listeners`` hear the run's progress besides the progress bar
+    (``progress``) and the curves writer. ``device`` defaults to the CPU.
     """
     out = Path(out)
     if settings.distill > 0 and teacher is None:
         raise NsganetError("distillation (distill > 0) needs a teacher network")
     if valid_set is not None and valid_set.num_classes != train_set.num_classes:
         raise NsganetError("the training and validation data have different classes")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise NsganetError(f"cannot create {out}: {exc.strerror or exc}") from None
     device = torch.device(device or "cpu")
     if mean is None or std is None:
         mean, std = channel_stats(train_set)
@@ -293,29 +161,21 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
     steps_per_epoch = len(loader_for(0))
     total_steps = settings.epochs * steps_per_epoch
 
-    settings_record = dataclasses.asdict(settings)
     meta_record = {**(meta or {}), "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                    "train_images": len(train_set), "valid_images": len(valid_set) if valid_set is not None else 0,
                    "mean": mean, "std": std, "seed": int(seed), "teacher": teacher is not None}
-
-    history, best_accuracy, best_epoch, start_epoch = _empty_history(), -1.0, 0, 0
-    checkpoint_path = out / CHECKPOINT_FILE
-    if checkpoint_path.exists():
-        if not resume:
-            raise NsganetError(f"{out} already holds a training run ({CHECKPOINT_FILE}); pass --resume to continue "
-                               "it, or choose another --out")
-        state = load_checkpoint(checkpoint_path)
-        _check_resumable(state, settings_record, meta_record, out)
+    run = Checkpointed(out, CHECKPOINT_FORMAT, "re-training", dataclasses.asdict(settings), meta_record,
+                       resume=resume, listeners=[*([ProgressBar("train")] if progress else []),
+                                                 CurvesWriter(out, type(model).__name__), *(listeners or [])])
+    history, best_accuracy, best_epoch = _empty_history(), -1.0, 0
+    if run.state is not None:
+        state = run.state
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if ema is not None:
             ema.load_state_dict(state["ema"], state["ema_updates"])
         history = {k: list(v) for k, v in state["history"].items()}
-        best_accuracy, best_epoch, start_epoch = float(state["best_accuracy"]), int(state["best_epoch"]), \
-            int(state["epoch"])
-        logger.info("resuming the training in %s after epoch %d of %d", out, start_epoch, settings.epochs)
-    elif resume:
-        raise NsganetError(f"nothing to resume in {out}: it holds no {CHECKPOINT_FILE}")
+        best_accuracy, best_epoch = float(state["best_accuracy"]), int(state["best_epoch"])
 
     criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
 
@@ -331,13 +191,10 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
     if settings.drop_path > 0 and not has_drop_path:
         logger.info("%s has no drop-path; drop_path is ignored", type(model).__name__)
     validated = ema.module if ema is not None else model
-    bar = tqdm(total=total_steps, initial=start_epoch * steps_per_epoch, unit="step", desc="train",
-               disable=not progress, file=sys.stderr, dynamic_ncols=True,
-               mininterval=0.1 if sys.stderr.isatty() else 5.0)
-    last_plot = time.perf_counter()
     result = RetrainResult(model, {}, None, best_epoch, history, out)
+    run.start(total_steps, run.start_epoch * steps_per_epoch)
     try:
-        for epoch in range(start_epoch, settings.epochs):
+        for epoch in range(run.start_epoch, settings.epochs):
             started = time.perf_counter()
             torch.manual_seed(derived_seed(seed, "torch", epoch))  # dropout / drop-path draws of this epoch
             if has_drop_path:
@@ -345,7 +202,7 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
             step = epoch * steps_per_epoch
             stats = train_epoch(model, loader_for(epoch), optimizer, loss_fn, base_lr=settings.lr, step=step,
                                 total_steps=total_steps, grad_clip=settings.grad_clip, device=device,
-                                after_step=ema.update if ema is not None else None, bar=bar, epoch=epoch)
+                                after_step=ema.update if ema is not None else None, on_step=run.step, epoch=epoch)
             valid_acc = accuracy(validated, valid_loader, device) if valid_loader is not None else math.nan
             if valid_loader is None or valid_acc > best_accuracy:
                 best_accuracy, best_epoch = (valid_acc if valid_loader is not None else -1.0), epoch + 1
@@ -356,26 +213,20 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
                    "train_seconds": stats.seconds, "seconds": time.perf_counter() - started}
             for name, value in row.items():
                 history[name].append(float(value))
-            write_curves(history, out / CURVES_CSV)
-            atomic_save({"format": CHECKPOINT_FORMAT, "version": 1, "epoch": epoch + 1, "settings": settings_record,
-                         "meta": meta_record, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "ema": ema.state_dict() if ema is not None else None,
-                         "ema_updates": ema.updates if ema is not None else 0, "history": history,
-                         "best_accuracy": best_accuracy, "best_epoch": best_epoch}, checkpoint_path)
+            valid_text = "-" if math.isnan(valid_acc) else f"{valid_acc:.2f}%"
+            run.end_epoch(epoch + 1, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                      "ema": ema.state_dict() if ema is not None else None,
+                                      "ema_updates": ema.updates if ema is not None else 0,
+                                      "best_accuracy": best_accuracy, "best_epoch": best_epoch},
+                          history, {"loss": f"{stats.loss:.3f}", "valid": valid_text})
             logger.info("epoch %d/%d: lr %.4g, loss %.4f, train acc %.2f%%, valid acc %s, %.0f images/s",
-                        epoch + 1, settings.epochs, row["lr"], stats.loss, stats.accuracy,
-                        "-" if math.isnan(valid_acc) else f"{valid_acc:.2f}%", stats.images_per_second)
-            bar.set_postfix(loss=f"{stats.loss:.3f}", valid="-" if math.isnan(valid_acc) else f"{valid_acc:.1f}%")
-            if time.perf_counter() - last_plot > _PLOT_INTERVAL:
-                plot_curves(history, out / CURVES_PNG)
-                last_plot = time.perf_counter()
+                        epoch + 1, settings.epochs, row["lr"], stats.loss, stats.accuracy, valid_text,
+                        stats.images_per_second)
             result.best_epoch = best_epoch
             if on_epoch is not None:
                 on_epoch(epoch + 1, result)
     finally:
-        bar.close()
-    if history["epoch"]:
-        plot_curves(history, out / CURVES_PNG, title=f"{type(model).__name__}, best epoch {best_epoch}")
+        run.end(history)
     result.best_state = load_checkpoint(out / BEST_FILE)
     result.best_accuracy = best_accuracy if valid_loader is not None else None
     result.best_epoch = best_epoch

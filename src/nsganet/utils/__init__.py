@@ -1,1 +1,1 @@
-"""TODO"""
+"""Helpers every layer shares, one of each: atomic files, seeds, devices, option checks, plotting."""

@@ -5,7 +5,8 @@ slice of them: the first channels (after :meth:`DynamicMBConv.sort_channels`,
 the most important ones) and, for depthwise convolutions, a transformed centre
 crop of the largest kernel. The semantics follow OFA's ``dynamic_op`` module
 exactly (same slicing, same kernel transform, same squeeze-excite width), so
-its checkpoints load by renaming keys (:mod:`nsganet.supernet.ofa_weights`).
+its checkpoints load by renaming keys (:mod:`nsganet.nn.ofa_weights`). Activations and pooling
+are those of the static network (:mod:`nsganet.nn.mobilenetv3`).
 """
 
 from __future__ import annotations
@@ -16,38 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nsganet.spaces.mobilenetv3 import middle_channels, se_channels
-
-# -- activations (OFA's definitions, shared with the static network) ----------------------------
-
-
-class HSwish(nn.Module):
-    """Hard swish, ``x * relu6(x + 3) / 6`` (OFA's formula; evaluated in this order for bitwise agreement)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * F.relu6(x + 3.0) / 6.0
-
-
-class HSigmoid(nn.Module):
-    """Hard sigmoid, ``relu6(x + 3) / 6``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(x + 3.0) / 6.0
-
-
-def make_activation(name: str) -> nn.Module:
-    """``relu`` or ``h_swish``."""
-    if name == "relu":
-        return nn.ReLU()
-    if name == "h_swish":
-        return HSwish()
-    raise ValueError(f"unknown activation {name!r}")
-
-
-def global_pool(x: torch.Tensor) -> torch.Tensor:
-    """Global average pooling as OFA computes it (width, then height)."""
-    return x.mean(3, keepdim=True).mean(2, keepdim=True)
-
+from nsganet.nn.mobilenetv3 import HSigmoid, global_pool, make_activation
+from nsganet.nn.mobilenetv3_shape import middle_channels, se_channels
 
 # -- dynamic operations -------------------------------------------------------------------------
 

@@ -29,12 +29,15 @@ from pathlib import Path
 import torch
 
 from nsganet.errors import NsganetError, torch_load_problem
-from nsganet.nn.mobilenetv3 import MobileNetV3Supernet
+from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
-__all__ = ["CheckpointError", "LoadReport", "load_ofa_checkpoint", "load_ofa_state_dict", "ofa_key",
-           "to_ofa_state_dict"]
+#: Normalisation of ImageNet images in OFA's checkpoints.
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CheckpointError", "LoadReport", "load_ofa_checkpoint",
+           "load_ofa_state_dict", "ofa_key", "to_ofa_state_dict"]
 
 
 class CheckpointError(NsganetError):
@@ -144,9 +147,9 @@ def load_ofa_state_dict(supernet: MobileNetV3Supernet, state_dict: Mapping[str, 
                               f"{'; '.join(problems)} keys")
     supernet.load_state_dict(mapped, strict=False)
     if missing or unexpected:
-        log.warning("OFA checkpoint: %d missing keys (%s), %d unexpected keys (%s)", len(missing),
+        logger.warning("OFA checkpoint: %d missing keys (%s), %d unexpected keys (%s)", len(missing),
                     _examples(missing), len(unexpected), _examples(unexpected))
-    log.info("loaded %d tensors from an OFA MobileNetV3 checkpoint", len(mapped))
+    logger.info("loaded %d tensors from an OFA MobileNetV3 checkpoint", len(mapped))
     return LoadReport(tuple(missing), tuple(unexpected))
 
 

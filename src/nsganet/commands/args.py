@@ -1,0 +1,113 @@
+"""Argument types and option helpers every sub-command shares.
+
+Numeric options are parsed by the same :class:`~nsganet.utils.checks.Bound`
+that validates them elsewhere; options that mirror a settings dataclass
+(:func:`add_field_options`) take their help and default from the field, so a
+default is written once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Bound
+
+#: Exit code of a usage error or bad input (one line on stderr).
+EXIT_USAGE = 2
+
+positive_int = POSITIVE_INT.parse
+nonnegative_int = NONNEGATIVE_INT.parse
+positive_float = POSITIVE.parse
+nonnegative_float = NONNEGATIVE.parse
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def int_list(low: int, high: int | None = None, what: str = "value") -> Callable[[str], list[int]]:
+    """An argparse type for comma-separated integers within ``low..high``, sorted and without repeats."""
+
+    def parse(text: str) -> list[int]:
+        values = set()
+        for part in text.replace(" ", ",").split(","):
+            if not part:
+                continue
+            try:
+                value = int(part)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{part!r} in {text!r} is not an integer") from None
+            if value < low or (high is not None and value > high):
+                bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+                raise argparse.ArgumentTypeError(f"{what} {value} in {text!r} must be {bounds}")
+            values.add(value)
+        if not values:
+            raise argparse.ArgumentTypeError(f"give at least one {what}")
+        return sorted(values)
+
+    return parse
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """An argparse type for KEY=VALUE; VALUE is read as a YAML scalar (a number, a word, true/false)."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, (dict, list)):
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be a number, a word or true/false")
+    return key.strip(), value
+
+
+def one_of(names: Callable[[], Iterable[str]]) -> Callable[[str], str]:
+    """An argparse type accepting one of ``names()``, listed only when the option is used (they may be costly)."""
+
+    def parse(text: str) -> str:
+        known = list(names())
+        if text not in known:
+            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(map(repr, known))})")
+        return text
+
+    return parse
+
+
+def add_data_arguments(parser: Any, default: str | None = None,
+                       default_text: str = "digits: scikit-learn's 8x8 digits, embedded") -> None:
+    """``--dataset``, ``--data`` and ``--image-size``, the same for every command that reads a dataset."""
+    from nsganet.data import dataset_names
+
+    parser.add_argument("--dataset", type=one_of(dataset_names), default=default, metavar="NAME",
+                        help=f"dataset format, 'nsganet list' shows them (default {default_text})")
+    parser.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
+    parser.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+
+
+def add_field_options(parser: Any, settings: type, names: Iterable[str], defaults: Any = None) -> None:
+    """One ``--name`` option per field of the dataclass ``settings``, help and default from the field.
+
+    The field's metadata gives ``help`` and ``metavar``; its type the parser
+    (positive numbers). ``defaults`` (an instance) sets the shown defaults
+    and the values parsed when an option is not given; without it the
+    options default to None (the caller's defaults apply).
+    """
+    fields = {f.name: f for f in dataclasses.fields(settings)}
+    for name in names:
+        f = fields[name]
+        default = getattr(defaults, name) if defaults is not None else f.default
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        bound: Bound | None = f.metadata.get("bound") or (POSITIVE_INT if kind.startswith("int") else
+                                                          POSITIVE if kind.startswith("float") else None)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=bound.parse if bound else str,
+                            default=default if defaults is not None else None, metavar=f.metadata.get("metavar"),
+                            help=f"{f.metadata.get('help', name)} (default {default})")

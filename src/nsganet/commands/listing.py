@@ -1,0 +1,31 @@
+"""``nsganet list``: the spaces, strategies (with their options), objectives and datasets."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nsganet.commands.base import Command, register
+
+
+@register
+class List(Command):
+    name = "list"
+
+    def add_parser(self, subparsers: Any) -> argparse.ArgumentParser:
+        return subparsers.add_parser("list", help="list the spaces, strategies, objectives and datasets")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from nsganet.data import dataset_names
+        from nsganet.search.objectives import OBJECTIVES
+        from nsganet.spaces import space_names
+        from nsganet.strategies import strategy_defaults, strategy_names
+
+        print("spaces:     " + ", ".join(space_names()))
+        print("strategies (options and defaults, set with -S KEY=VALUE):")
+        for name in strategy_names():
+            defaults = strategy_defaults(name)
+            print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+        print("objectives: " + ", ".join(f"{o.name} ({o.description})" for _, o in OBJECTIVES.items()))
+        print("datasets:   " + ", ".join(dataset_names()))
+        return 0

@@ -1,0 +1,183 @@
+"""Evaluation in local worker processes, each with its share of the CPU threads and, with GPUs, its own GPU.
+
+``ProcessPoolExecutor`` spreads a batch over local worker processes, each
+limited to its share of the CPU threads so that workers do not oversubscribe
+the cores, and each given its own GPU when there are GPUs
+(``CUDA_VISIBLE_DEVICES``). The evaluation function is sent to every worker
+once, when the worker starts. A worker that dies mid-evaluation (killed, out
+of memory) gets its evaluations retried on a fresh pool a bounded number of
+times before they are reported as failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import queue
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from nsganet.executors.base import EXECUTORS, EvaluationFn, Executor, ExecutorSettings, Outcome, attempts_text, run_one
+from nsganet.executors.inprocess import SerialExecutor
+from nsganet.utils.device import visible_gpus
+
+logger = logging.getLogger(__name__)
+
+
+_WORKER_FN: EvaluationFn | None = None  # set once per worker process by _start_worker
+_WORKER_SLOT = -1  # this worker's entry in _RUNNING
+_RUNNING: Any = None  # shared array: the index each worker is evaluating, -1 when idle
+
+
+def _start_worker(fn: EvaluationFn, threads: int, seats: Any, running: Any) -> None:
+    """Initialise a pool worker: its evaluation function, CPU threads, its slot and (with GPUs) its own device."""
+    global _WORKER_FN, _WORKER_SLOT, _RUNNING
+    _WORKER_FN, _RUNNING = fn, running
+    try:  # the parent's puts reach the pipe through a feeder thread: wait for them
+        _WORKER_SLOT, device = seats.get(timeout=60)
+    except queue.Empty:  # more workers started than seats handed out: no slot, every device
+        _WORKER_SLOT, device = -1, None
+    if device is not None:  # before the first CUDA call of this process
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_in_worker(index: int, item: Any) -> Outcome:
+    assert _WORKER_FN is not None, "worker not initialised"
+    if _WORKER_SLOT >= 0:  # a plain store into shared memory: nothing a kill could leave locked
+        _RUNNING[_WORKER_SLOT] = index
+    try:
+        return run_one(_WORKER_FN, index, item)
+    finally:
+        if _WORKER_SLOT >= 0:
+            _RUNNING[_WORKER_SLOT] = -1
+
+
+def threads_per_worker(workers: int, cpus: int | None = None) -> int:
+    """CPU threads each of ``workers`` processes may use without oversubscribing the machine."""
+    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
+
+
+def assign_devices(workers: int, gpus: Sequence[str]) -> list[str | None]:
+    """The GPU of each of ``workers`` workers: round robin over ``gpus``, None (CPU) when there are none."""
+    if not gpus:
+        return [None] * workers
+    return [gpus[i % len(gpus)] for i in range(workers)]
+
+
+class ProcessPoolExecutor:
+    """Evaluates a batch in ``workers`` local processes (started with 'spawn', restarted if one dies).
+
+    With GPUs (``gpus``, default :func:`visible_gpus`) each worker sees only
+    its own device, assigned by :func:`assign_devices`.
+
+    When a worker dies the whole pool breaks: every unfinished evaluation
+    fails with it. Each worker therefore records, in shared memory, which
+    evaluation it is running; those are the suspects. Evaluations that were
+    only queued go back to the queue. Suspects are run again one at a time,
+    so that an evaluation that kills its worker again is identified and the
+    others are not blamed for it; one that dies alone more than ``retries``
+    times is reported as failed.
+    """
+
+    def __init__(self, fn: EvaluationFn, workers: int, threads: int | None = None,
+                 gpus: Sequence[str] | None = None, retries: int = 2) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if retries < 0:
+            raise ValueError("retries must be at least 0")
+        self.fn, self.workers, self.retries = fn, workers, retries
+        self.threads = threads or threads_per_worker(workers)
+        self.devices = assign_devices(workers, visible_gpus() if gpus is None else list(gpus))
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._running: Any = None
+
+    def _ensure_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin
+            context = multiprocessing.get_context("spawn")
+            seats = context.Queue()
+            for slot, device in enumerate(self.devices):
+                seats.put((slot, device))
+            self._running = context.RawArray("q", [-1] * self.workers)
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context,
+                initializer=_start_worker, initargs=(self.fn, self.threads, seats, self._running))
+        return self._pool
+
+    def map_unordered(self, items: Sequence[Any]) -> Iterator[Outcome]:
+        attempts = [0] * len(items)
+        queued, alone = list(range(len(items))), []  # alone: suspects, each run by itself
+        idle_breaks = 0  # consecutive breaks with nothing running: workers dying at start or while idle
+        started = time.perf_counter()
+        while queued or alone:
+            if alone:
+                batch = [alone.pop(0)]
+            else:
+                batch, queued = queued, []
+            requeue, suspects, progressed = [], [], False
+            for index, outcome, suspect in self._run_round(items, batch):
+                if outcome is not None:
+                    progressed = True
+                    yield outcome
+                else:
+                    (suspects if suspect else requeue).append(index)
+            idle_breaks = 0 if progressed or suspects else idle_breaks + (1 if requeue else 0)
+            if idle_breaks > self.retries:
+                for index in requeue:
+                    yield Outcome(index, None, f"worker processes keep dying before they evaluate "
+                                               f"({attempts_text(idle_breaks)})", time.perf_counter() - started)
+                requeue = []
+            queued = requeue + queued  # they had not started: no attempt lost
+            for index in suspects:
+                if len(suspects) == 1:  # it was running alone when its worker died: the attempt counts
+                    attempts[index] += 1
+                if attempts[index] > self.retries:
+                    yield Outcome(index, None, f"worker process died ({attempts_text(attempts[index])})",
+                                  time.perf_counter() - started)
+                else:
+                    alone.append(index)
+            if suspects:
+                logger.warning("a worker process died during evaluation(s) %s; running them again one at a "
+                               "time on a new pool", suspects)
+
+    def _run_round(self, items: Sequence[Any], indices: list[int]) -> Iterator[tuple[int, Outcome | None, bool]]:
+        """Submit ``indices``; yield each outcome, or (None, was it running?) where the pool broke."""
+        pool = self._ensure_pool()
+        futures = {pool.submit(_run_in_worker, i, items[i]): i for i in indices}
+        running: set[int] | None = None
+        try:
+            for future in cf.as_completed(futures):
+                index = futures[future]
+                try:
+                    yield index, future.result(), False
+                except BrokenProcessPool:
+                    if running is None:  # every worker is gone now: their slots hold what they ran
+                        running = {int(i) for i in self._running if i >= 0}
+                    yield index, None, index in running
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if running is not None:
+                self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+@EXECUTORS.register("local")
+def local_executor(fn: EvaluationFn, settings: ExecutorSettings) -> Executor:
+    """In-process evaluation for one worker, a process pool for more."""
+    if settings.workers <= 1:
+        return SerialExecutor(fn)
+    return ProcessPoolExecutor(fn, settings.workers, retries=settings.retries)

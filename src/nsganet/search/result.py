@@ -1,0 +1,36 @@
+"""What a search returns: its run directory, every evaluation, the non-dominated front, per-generation stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nsganet.search.store import Evaluation
+
+
+@dataclass
+class SearchResult:
+    """What a search leaves behind: its run directory, evaluations and non-dominated front."""
+
+    out: Path
+    objectives: list[str]
+    evaluations: list[Evaluation]
+    front: list[Evaluation]
+    hypervolume: float
+    generations: int
+    stats: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(e.status == "failed" for e in self.evaluations)
+
+    def front_table(self) -> str:
+        """The front as an aligned text table."""
+        header = ["#", *self.objectives, "arch"]
+        rows = [[str(i), *(f"{e.objectives[n]:.4g}" for n in self.objectives), e.arch]
+                for i, e in enumerate(self.front)]
+        widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header) - 1)]
+        lines = ["  ".join(cell.rjust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1]
+                 for row in [header, *rows]]
+        return "\n".join(lines)

@@ -1,0 +1,215 @@
+"""The run directory: its one owner. File names, the recorded config, the store, the data split, a run read back.
+
+A run directory holds ``run.sqlite`` (every evaluation and the strategy's
+state; the source of truth), ``config.yaml`` (the configuration), the files
+derived from the store (``evaluations.csv``, ``front.csv``,
+``stats/gen_NNNN.json``, ``failed/NNNNN.txt``, plots) and what later commands
+add (``supernet/``, ``selected/``, ``report/``). Search, select, report and
+train find everything through :class:`RunDirectory`; :meth:`RunDirectory.read`
+gives one :class:`RunRecord` of a run read back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nsganet.config import SearchConfig, dump_config, load_config
+from nsganet.errors import ConfigError, NsganetError
+from nsganet.moo.front import front_of
+from nsganet.search.store import Evaluation, RunStore
+
+STORE_FILE = "run.sqlite"
+CONFIG_FILE = "config.yaml"
+EVALUATIONS_CSV = "evaluations.csv"
+FRONT_CSV = "front.csv"
+STATS_DIR = "stats"
+FAILED_DIR = "failed"
+SUPERNET_DIR = "supernet"
+SELECTED_DIR = "selected"
+REPORT_DIR = "report"
+#: The config key under which a run scored by a user's evaluator function records its name.
+EVALUATOR_KEY = "evaluator"
+
+
+def trains(config: SearchConfig, custom_evaluator: object | None = None) -> bool:
+    """Whether a run scores architectures by training on a dataset (not a table, not a user's evaluator)."""
+    return custom_evaluator is None and not config.uses_table
+
+
+def search_split(config: SearchConfig) -> tuple[Any, Any, Any]:
+    """The configured training data and its (search-train, search-validation) split; the test split is unused."""
+    from nsganet.data import search_split as split
+
+    return split(config.dataset_name, config.data, config.image_size, config.valid_fraction, config.vld_size,
+                 config.seed)
+
+
+class RunDirectory:
+    """A run's folder: where each of its files lives, its recorded config, its store."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- where things are -------------------------------------------------------------------
+    @property
+    def store_path(self) -> Path:
+        return self.path / STORE_FILE
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def evaluations_csv(self) -> Path:
+        return self.path / EVALUATIONS_CSV
+
+    @property
+    def front_csv(self) -> Path:
+        return self.path / FRONT_CSV
+
+    @property
+    def stats_dir(self) -> Path:
+        return self.path / STATS_DIR
+
+    def stats_path(self, generation: int) -> Path:
+        return self.stats_dir / f"gen_{generation:04d}.json"
+
+    def failed_path(self, seq: int) -> Path:
+        return self.path / FAILED_DIR / f"{seq:05d}.txt"
+
+    @property
+    def supernet_dir(self) -> Path:
+        """Where a search trains the supernet it was not given."""
+        return self.path / SUPERNET_DIR
+
+    @property
+    def selected_dir(self) -> Path:
+        return self.path / SELECTED_DIR
+
+    @property
+    def report_dir(self) -> Path:
+        return self.path / REPORT_DIR
+
+    def supernet_file(self, config: SearchConfig) -> Path:
+        """The run's supernet: the configured file, or the one the search trained in :attr:`supernet_dir`."""
+        from nsganet.supernet.training import SUPERNET_FILE
+
+        return Path(config.supernet) if config.supernet else self.supernet_dir / SUPERNET_FILE
+
+    # -- the run -----------------------------------------------------------------------------
+    def open_store(self, config: dict[str, Any], resume: bool) -> RunStore:
+        """The store of the run: a new one recording ``config``, or the one to resume.
+
+        Refuses to overwrite an existing run without ``resume`` and to resume a
+        run whose recorded config differs (naming the keys).
+        """
+        out = self.path
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            probe = out / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise NsganetError(f"cannot write to run directory {out}: {exc.strerror or exc}") from None
+        store = RunStore(self.store_path)
+        recorded = store.get_meta("config")
+        if recorded is None:
+            store.set_meta("config", config)
+            dump_config(config, self.config_path)
+        elif not resume:
+            store.close()
+            raise NsganetError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        elif recorded != config:
+            store.close()
+            changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k))
+            raise NsganetError(f"cannot resume {out}: the config differs in "
+                               f"{', '.join(changed)} (recorded in {self.config_path})")
+        return store
+
+    def read_config(self) -> tuple[SearchConfig, dict[str, Any], str | None]:
+        """The recorded config: validated, as written, and the name of the user's evaluator (if any).
+
+        Anything that is not a run directory, or a config that does not
+        validate, is a one-line :class:`NsganetError`.
+        """
+        out = self.path
+        if not out.is_dir():
+            raise NsganetError(f"{out} is not a directory")
+        if not self.store_path.is_file() or not self.config_path.is_file():
+            raise NsganetError(f"{out} is not a run directory (it needs {STORE_FILE} and {CONFIG_FILE}, "
+                               "which 'nsganet search --out DIR' writes)")
+        raw = load_config(self.config_path)
+        values = dict(raw)
+        custom = values.pop(EVALUATOR_KEY, None)
+        try:
+            config = SearchConfig.from_dict(values)
+        except (ConfigError, TypeError) as exc:
+            raise NsganetError(f"{self.config_path}: {exc}") from None
+        return config, raw, None if custom is None else str(custom)
+
+    def read(self) -> RunRecord:
+        """The run read back: its config and every finished evaluation (a run still going is read as it stands)."""
+        config, raw, custom = self.read_config()
+        with RunStore(self.store_path) as store:
+            try:
+                evaluations = store.evaluations()
+                running = store.count_running()
+            except Exception as exc:  # sqlite3 errors, undecodable rows
+                raise NsganetError(f"run store {self.store_path} cannot be read: {exc}") from None
+        return RunRecord(self, config, raw, list(config.objectives), evaluations, running, custom)
+
+
+@dataclass
+class RunRecord:
+    """A run read back from its directory: config, objectives, finished evaluations, front.
+
+    ``running`` counts evaluations still in progress (or left so by a crash);
+    ``custom_evaluator`` names the user's evaluator function of a Python-API run.
+    """
+
+    directory: RunDirectory
+    config: SearchConfig
+    raw_config: dict[str, Any]
+    objectives: list[str]
+    evaluations: list[Evaluation]
+    running: int = 0
+    custom_evaluator: str | None = None
+    _front: list[Evaluation] | None = field(default=None, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return self.directory.path
+
+    @property
+    def front(self) -> list[Evaluation]:
+        """The non-dominated successful evaluations, sorted by the first objective (what ``front.csv`` holds)."""
+        if self._front is None:
+            self._front = front_of([e for e in self.evaluations if e.status == "ok"], self.objectives)
+        return self._front
+
+    @property
+    def ok(self) -> list[Evaluation]:
+        return [e for e in self.evaluations if e.status == "ok"]
+
+    @property
+    def n_failed(self) -> int:
+        return sum(e.status == "failed" for e in self.evaluations)
+
+    @property
+    def trains(self) -> bool:
+        """Whether the run trained on a dataset (so its data and split can be read again)."""
+        return trains(self.config, self.custom_evaluator)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the search ended (it writes ``front.csv`` last)."""
+        return self.directory.front_csv.is_file()
+
+    def search_split(self) -> tuple[Any, Any, Any]:
+        """The run's training data and search split, as the search drew them."""
+        return search_split(self.config)
+
+    def supernet_file(self) -> Path:
+        return self.directory.supernet_file(self.config)

@@ -1,0 +1,60 @@
+"""Writing files so that a crash never leaves a partial one, and names that are safe as paths."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+#: Longest name :func:`safe_name` returns (file systems allow 255 bytes).
+MAX_NAME = 200
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def atomic_write(path: str | Path, content: str | bytes | Callable[[IO[bytes]], Any]) -> Path:
+    """Write ``content`` to ``path`` so that readers see the old file or the new one, never a partial one.
+
+    ``content`` is text (UTF-8), bytes, or a function writing into the open
+    binary file (e.g. ``lambda f: torch.save(obj, f)``). The data go to a
+    hidden temporary file beside ``path``, are flushed to the disk (fsync),
+    and the temporary file is renamed over ``path``.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            if callable(content):
+                content(handle)
+            else:
+                handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` of ``obj`` to ``path`` through :func:`atomic_write`."""
+    import torch
+
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def safe_name(text: object, fallback: str = "unnamed") -> str:
+    """``text`` as a single file or folder name that cannot leave the folder it is joined to.
+
+    Names built from user data (a custom space's or strategy's name, a
+    dataset name) become parts of paths. Every character outside
+    ``[A-Za-z0-9._-]`` (separators, NUL, spaces, non-ASCII) becomes ``-`` and
+    leading dots become ``-`` too, so the result is never ``.``, ``..``, a
+    hidden file nor an absolute path; an empty name becomes ``fallback``.
+    """
+    name = _UNSAFE_CHARS.sub("-", str(text))[:MAX_NAME]
+    stripped = name.lstrip(".")
+    name = "-" * (len(name) - len(stripped)) + stripped
+    return name or fallback
