@@ -103,7 +103,7 @@ def main() -> None:
         trained = train_net(s.folder, out, {"epochs": args.epochs}, seed=args.seed, progress=False,
                             resume=(out / CHECKPOINT_FILE).exists())
         spec, model = load_net(out)
-        _, test_set, _ = spec.load_data()
+        test_set, _ = spec.load_data(split="test")
         costs = count_costs(model, (spec.in_channels, spec.input_size, spec.input_size))
         rows.append({"name": f"searched #{s.evaluation.seq}", "arch": spec.arch, **costs,
                      "search_error": s.evaluation.objectives["error"],
@@ -115,7 +115,8 @@ def main() -> None:
     best = max(rows, key=lambda r: r["valid_acc"])
     spec, _ = load_net(selected[0].folder / "train")
     width, blocks, _ = baseline_shape(best["flops"], spec.in_channels, spec.input_size, spec.num_classes)
-    train_set, test_set, _ = spec.load_data()
+    train_set, _ = spec.load_data()
+    test_set, _ = spec.load_data(split="test")
     settings = RetrainSettings.defaults(False, epochs=args.epochs)
     train_part, valid_part = split_for(settings, train_set, seed=args.seed)
     baseline_dir = args.out / f"resnet-w{width}-b{blocks}"

@@ -218,7 +218,7 @@ def _cifar_corrupt(x: Inputs) -> list[str]:
 
 def _cifar_foreign_global(x: Inputs) -> list[str]:
     folder = write_cifar10(x.folder("cifar-global"))
-    (folder / "test_batch").write_bytes(pickle.dumps(OrderedDict(data=[1, 2]), protocol=2))
+    (folder / "data_batch_4").write_bytes(pickle.dumps(OrderedDict(data=[1, 2]), protocol=2))
     return _search_data("cifar10", folder)
 
 
@@ -335,7 +335,7 @@ CASES: list[Case] = [
          lambda x: _search_data("mnist", _swap_mnist(write_mnist(x.path("mnist-magic")))), "wrong magic number"),
     Case("MNIST idx file truncated",
          lambda x: _search_data("mnist", _truncate_mnist(write_mnist(x.path("mnist-cut")))),
-         "t10k-images-idx3-ubyte: truncated"),
+         "train-labels-idx1-ubyte: truncated"),
     Case("MNIST gzip corrupt",
          lambda x: _search_data("mnist", _corrupt_gzip(write_mnist(x.path("mnist-gz")))), "corrupt gzip file"),
     Case("MNIST label out of range",
@@ -349,11 +349,6 @@ CASES: list[Case] = [
          lambda x: _search_data("numpy", write_npz(x.path("labels.npz"), x_train=np.zeros((4, 8, 8), np.uint8),
                                                    y_train=np.array([0, 1, 0, -1]))),
          "label -1 out of range"),
-    Case("numpy test labels beyond the train classes",
-         lambda x: _search_data("numpy", write_npz(x.path("test.npz"), x_train=np.zeros((4, 8, 8), np.uint8),
-                                                   y_train=np.array([0, 1, 0, 1]),
-                                                   x_test=np.zeros((1, 8, 8), np.uint8), y_test=np.array([5]))),
-         "label 5 out of range 0..1"),
     Case("numpy dataset without images",
          lambda x: _search_data("numpy", write_npz(x.path("empty.npz"), x_train=np.zeros((0, 8, 8), np.uint8),
                                                    y_train=np.zeros(0, np.int64))),
@@ -371,6 +366,26 @@ CASES: list[Case] = [
          "all images must have one size"),
     Case("image size zero", lambda x: ["search", "--image-size", "0", "-q"], "'0' must be at least 1"),
     Case("image size not a number", lambda x: ["search", "--image-size", "large", "-q"], "'large' is not an integer"),
+    Case("official validation split of a dataset without one",
+         lambda x: _search_data("folder", write_images(x.folder("images-novalid"), {"a": [(8, 8)] * 2,
+                                                                                    "b": [(8, 8)] * 2}),
+                                "--official-valid"), "has no official validation split; drop official_valid"),
+    Case("unknown data mode", lambda x: ["search", "--data-mode", "disk", "-q"], "invalid choice: 'disk'"),
+    Case("ImageNet layout without train/",
+         lambda x: _search_data("imagenet", x.folder("imagenet-empty")), "has no train/ folder"),
+    Case("Flowers-102 without its label file",
+         lambda x: _search_data("flowers102", _flowers_without_labels(x.folder("flowers"))),
+         "imagelabels.mat: missing"),
+    # -- search: devices, precision, network options ------------------------------------------------------------
+    Case("unknown device", lambda x: ["search", "--device", "tpu", "-q"], "device must be auto, cpu, cuda or cuda:N"),
+    Case("fp16 on the CPU", lambda x: ["search", "--device", "cpu", "--amp", "fp16", "--budget", "2", "-q",
+                                       "--out", str(x.path("x-fp16"))], "fp16 mixed precision needs a CUDA device"),
+    Case("unknown mixed precision", lambda x: ["search", "--amp", "half", "-q"], "invalid choice: 'half'"),
+    Case("unknown network option", lambda x: ["search", "-B", "stems=imagenet", "-q", "--out", str(x.path("x-B"))],
+         "micro networks have no build option 'stems'"),
+    Case("unknown micro stem", lambda x: ["search", "-B", "stem=mobile", "-q", "--out", str(x.path("x-stem"))],
+         "micro stem must be one of cifar, imagenet"),
+    Case("network option that is not KEY=VALUE", lambda x: ["search", "-B", "stem", "-q"], "'stem' is not KEY=VALUE"),
     # -- search: supernets ---------------------------------------------------------------------------------------
     Case("supernet with a table", lambda x: x.table_args("--supernet", str(x.supernet)), "cannot go with --table"),
     Case("supernet file missing",
@@ -556,17 +571,19 @@ def _damaged_config(x: Inputs) -> Path:
     return folder
 
 
+def _flowers_without_labels(folder: Path) -> Path:
+    (folder / "jpg").mkdir(parents=True)
+    return folder
+
+
 def _swap_mnist(folder: Path) -> Path:
-    """Swap the label and image files of the test split: each then has the other's magic number."""
-    images, labels = folder / "t10k-images-idx3-ubyte", folder / "t10k-labels-idx1-ubyte"
-    a, b = images.read_bytes(), labels.read_bytes()
-    images.write_bytes(b)
-    labels.write_bytes(a)
+    """Put an image file where the training labels belong: it has the images' magic number."""
+    (folder / "train-labels-idx1-ubyte").write_bytes((folder / "t10k-images-idx3-ubyte").read_bytes())
     return folder
 
 
 def _truncate_mnist(folder: Path) -> Path:
-    truncated(folder / "t10k-images-idx3-ubyte")
+    truncated(folder / "train-labels-idx1-ubyte")
     return folder
 
 

@@ -22,7 +22,8 @@ from nsganet.data import (
     split_train_valid,
 )
 from nsganet.data.augment import cutout, random_crop, random_hflip
-from nsganet.data.readers import read_cifar10, read_cifar100, read_fashion_mnist, read_folder, read_mnist, read_numpy
+from nsganet.data.folders import read_folder
+from nsganet.data.readers import read_cifar10, read_cifar100, read_fashion_mnist, read_mnist, read_numpy
 from nsganet.errors import NsganetError
 
 
@@ -383,7 +384,7 @@ def test_numpy_bad_inputs(tmp_path):
 
 def test_registry_errors():
     assert dataset_names()[0] == "digits" and {"cifar10", "cifar100", "mnist", "numpy"} <= set(dataset_names())
-    fails("unknown dataset 'imagenet'; known datasets: digits", load_dataset, "imagenet")
+    fails("unknown dataset 'imagenet21k'; known datasets: digits", load_dataset, "imagenet21k")
     fails("dataset cifar10 needs --data DIR", load_dataset, "cifar10")
     fails("dataset numpy needs --data FILE.npz", load_dataset, "numpy")
     fails("digits is embedded; --data is not used", load_dataset, "digits", "/tmp")

@@ -119,7 +119,8 @@ def test_resuming_with_a_changed_config_or_reusing_a_run_directory_is_refused(tm
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    (dict(objectives="error,flops", dataset="imagenet"), "unknown dataset"),
+    (dict(objectives="error,flops", dataset="imagenet2"), "unknown dataset"),
+    (dict(objectives="error,flops", dataset="imagenet"), "dataset imagenet needs --data DIR"),
     (dict(objectives="error,flops", input_size=16), "comes from the dataset"),
     (dict(objectives="error,flops", table="x.csv", metric="m", dataset="cifar10"), "not both"),
     (dict(objectives="error,flops", space="nope"), "unknown space"),

@@ -9,6 +9,7 @@ plots, progress); then it runs the :class:`~nsganet.search.study.Study`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -24,11 +25,11 @@ from nsganet.search.callbacks import Callback, run_writers
 from nsganet.search.objectives import parse_objectives
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
-from nsganet.search.rundir import EVALUATOR_KEY, RunDirectory, search_split, trains
+from nsganet.search.rundir import EVALUATOR_KEY, RunDirectory, network_options, search_split, trains
 from nsganet.search.study import Study
 from nsganet.spaces import SearchSpace, SupernetSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
-from nsganet.utils.device import visible_gpus
+from nsganet.utils.device import amp_dtype, resolve_device, visible_gpus
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +85,11 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     inherits = training and isinstance(space_obj, SupernetSpace)
     if config.supernet is not None and not inherits:
         raise ConfigError("--supernet applies to a supernet space (e.g. mobilenetv3) scored on a dataset")
-    build_options = space_obj.proxy_options(config.channels, config.layers, use_defaults=training)
+    build_options = network_options(config, space_obj, training)
+    if config.build_options:  # their values too, before anything is written: one network is built
+        space_obj.build(space_obj.smallest(), **build_options)
+    if training:  # a device or precision this machine lacks stops the run here, not each evaluation
+        amp_dtype(config.amp, resolve_device(config.device))
     if evaluator is None:
         if training:
             shape_keys = [n for n in ("num_classes", "input_size", "in_channels") if getattr(config, n) is not None]
@@ -94,8 +99,8 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
             run.open_store(recorded, resume).close()
             resume = True
         kind = "table" if config.uses_table else "supernet" if inherits else "proxy"
-        request = EvaluatorRequest(config, space_obj, run.supernet_dir, build_options, lambda: search_split(config),
-                                   progress)
+        request = EvaluatorRequest(_evaluator_config(config, executor), space_obj, run.supernet_dir, build_options,
+                                   lambda: search_split(config), progress)
         evaluator = evaluator_kind(kind)(request)
         space_obj = getattr(evaluator, "space", space_obj)
         shape = evaluator.network_shape
@@ -120,12 +125,33 @@ def _executor_settings(config: SearchConfig, training: bool, pop_size: int) -> E
         from nsganet.executors.ray import import_ray
 
         import_ray()  # fail before anything is written when Ray is missing
+    gpus = local_gpus(config.device) if training else []
     workers = config.workers
     if workers is None:
-        workers = (len(visible_gpus()) or min(os.cpu_count() or 1, pop_size)) if training else 1
+        workers = (len(gpus) or min(os.cpu_count() or 1, pop_size)) if training else 1
     return ExecutorSettings(kind=config.executor, workers=workers, ray_address=config.ray_address,
                             cpus_per_eval=config.cpus_per_eval, gpus_per_eval=config.gpus_per_eval,
-                            retries=config.eval_retries)
+                            retries=config.eval_retries, gpus=tuple(gpus))
+
+
+def local_gpus(device: str) -> list[str]:
+    """The visible GPUs local evaluation workers may use under ``--device``: none for cpu, one for cuda:N."""
+    gpus = visible_gpus()
+    if device == "cpu":
+        return []
+    if device.startswith("cuda:"):
+        index = int(device.split(":")[1])
+        if index >= len(gpus):
+            raise ConfigError(f"--device {device}: this machine has {len(gpus)} visible GPU(s)")
+        return [gpus[index]]
+    return gpus
+
+
+def _evaluator_config(config: SearchConfig, executor: ExecutorSettings) -> SearchConfig:
+    """The config evaluations see: a pool worker sees only its own GPU, so ``cuda:N`` becomes ``cuda`` there."""
+    if executor.kind == "local" and executor.workers > 1 and config.device.startswith("cuda:"):
+        return dataclasses.replace(config, device="cuda")
+    return config
 
 
 def _latency_model(config: SearchConfig, objectives: list[str], strategy: Strategy) -> LatencyModel | None:

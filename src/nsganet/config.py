@@ -19,13 +19,14 @@ from typing import Any
 import yaml
 
 from nsganet.costs.latency import BACKENDS
-from nsganet.data.formats import DEFAULT_DATASET
+from nsganet.data.formats import DATA_MODES, DEFAULT_DATASET, MEMORY_LIMIT
 from nsganet.errors import ConfigError
 from nsganet.executors import EXECUTORS
 from nsganet.robustness import DEFAULT_EPS
 from nsganet.spaces import SPACES
 from nsganet.strategies import STRATEGIES
 from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, POSITIVE_INT, Bound, float_list
+from nsganet.utils.device import AMP_MODES, check_device
 from nsganet.utils.files import safe_name
 
 #: Option groups of ``nsganet search`` (the first is the ungrouped one).
@@ -96,6 +97,8 @@ class SearchConfig:
     pop_size: int | None = option(20, "population (batch) size; the V1 paper used 40", metavar="N",
                                   bound=POSITIVE_INT)
     strategy_params: dict[str, Any] = option({}, "strategy options, also -S KEY=VALUE", cli=False)
+    build_options: dict[str, Any] = option({}, "options of the space's networks, also -B KEY=VALUE, e.g. {stem: "
+                                           "imagenet} for micro networks on large images", cli=False)
     table: str | None = option(None, "tabular benchmark CSV with an 'arch' column and accuracy columns",
                                metavar="FILE", group=TABLE)
     metric: str | None = option(None, "accuracy column of --table (percent); error = 100 - it", metavar="COLUMN",
@@ -107,6 +110,14 @@ class SearchConfig:
                               group=PROXY)
     image_size: int | None = option(None, "resize images to PX x PX", metavar="PX", bound=POSITIVE_INT,
                                     group=PROXY, default_text="as stored")
+    data_mode: str = option("auto", "hold image files decoded in memory or stream them from disk through "
+                            f"--data-workers processes; auto: in memory when they fit in {MEMORY_LIMIT / 2**30:g} GiB",
+                            choices=lambda: DATA_MODES, group=PROXY)
+    official_valid: bool = option(False, "validate on the dataset's own validation split (e.g. cinic10's valid/) "
+                                  "instead of a part of the training data", group=PROXY)
+    data_workers: int | None = option(None, "processes decoding streamed images for each training run",
+                                      metavar="N", bound=NONNEGATIVE_INT, group=PROXY,
+                                      default_text="up to 4", runtime=True)
     valid_fraction: float = option(0.2, "share of the training data held out for validation", bound=OPEN_UNIT,
                                    cli=False)
     epochs: int = option(5, "training epochs per architecture", metavar="N", bound=POSITIVE_INT, group=PROXY)
@@ -148,6 +159,10 @@ class SearchConfig:
     in_channels: int | None = option(None, "input channels of the networks whose flops/params are measured",
                                      bound=POSITIVE_INT, cli=False,
                                      default_text=NETWORK_DEFAULTS["in_channels"])
+    device: str = option("auto", "where networks train: auto (a GPU when there is one), cpu, cuda or cuda:N",
+                         metavar="DEV", runtime=True)
+    amp: str = option("auto", "mixed precision: auto (bf16, or fp16 with loss scaling, on GPUs; off on CPUs), off, "
+                      "bf16 or fp16", choices=lambda: AMP_MODES, runtime=True)
     workers: int | None = option(None, "evaluate in N local processes, each with its share of the CPU threads and, "
                                  "with GPUs, its own GPU", metavar="N", bound=POSITIVE_INT,
                                  default_text="one per GPU, else per core, when training; 1 otherwise",
@@ -180,6 +195,12 @@ class SearchConfig:
             self.table = str(Path(self.table).expanduser().resolve())
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
+        check_device(self.device)
+        for name, allowed in (("data_mode", DATA_MODES), ("amp", AMP_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.official_valid and self.table is not None:
+            raise ConfigError("official_valid chooses validation data for training; it cannot go with --table")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"executor must be one of {', '.join(EXECUTORS.names())}, got {self.executor!r}")
         ray_only = [name for name in ("ray_address", "cpus_per_eval", "gpus_per_eval") if getattr(self, name) !=
@@ -239,6 +260,12 @@ class SearchConfig:
 FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(SearchConfig)}
 #: Keys that describe where and how a run is executed, not what it computes: they may change on resume.
 RUNTIME_KEYS = tuple(name for name, f in FIELDS.items() if f.metadata["runtime"])
+
+
+def default_values() -> dict[str, Any]:
+    """Every key's default value (a fresh copy of each list and mapping)."""
+    return {name: f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[misc]
+            for name, f in FIELDS.items()}
 
 
 def default_text(name: str) -> str:

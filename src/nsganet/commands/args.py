@@ -82,15 +82,50 @@ def one_of(names: Callable[[], Iterable[str]]) -> Callable[[str], str]:
     return parse
 
 
+def _config_option(parser: Any, name: str, **kwargs: Any) -> None:
+    """``--name`` with the help, default and choices of the search config's key ``name`` (stated once, there)."""
+    from nsganet.config import FIELDS, default_text
+
+    meta = FIELDS[name].metadata
+    if meta["choices"] is not None:
+        kwargs["choices"] = list(meta["choices"]())
+    elif meta["bound"] is not None:
+        kwargs["type"] = meta["bound"].parse
+    if meta["metavar"] and "choices" not in kwargs:
+        kwargs["metavar"] = meta["metavar"]
+    parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=FIELDS[name].default,
+                        help=f"{meta['help']}{default_text(name)}", **kwargs)
+
+
 def add_data_arguments(parser: Any, default: str | None = None,
                        default_text: str = "digits: scikit-learn's 8x8 digits, embedded") -> None:
-    """``--dataset``, ``--data`` and ``--image-size``, the same for every command that reads a dataset."""
+    """``--dataset``, ``--data``, ``--image-size``, ``--data-mode`` and ``--data-workers``, the same for every
+    command that reads a dataset."""
     from nsganet.data import dataset_names
 
     parser.add_argument("--dataset", type=one_of(dataset_names), default=default, metavar="NAME",
                         help=f"dataset format, 'nsganet list' shows them (default {default_text})")
     parser.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
     parser.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+    _config_option(parser, "data_mode")
+    _config_option(parser, "data_workers")
+
+
+def add_device_arguments(parser: Any) -> None:
+    """``--device`` and ``--amp``, the same for every command that trains or runs networks."""
+    _config_option(parser, "device", type=device_arg)
+    _config_option(parser, "amp")
+
+
+def device_arg(text: str) -> str:
+    """An argparse type for ``--device``: auto, cpu, cuda or cuda:N."""
+    from nsganet.errors import ConfigError
+    from nsganet.utils.device import check_device
+
+    try:
+        return check_device(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_field_options(parser: Any, settings: type, names: Iterable[str], defaults: Any = None) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nsganet.commands.args import add_data_arguments, int_list, nonnegative_int, positive_int
+from nsganet.commands.args import add_data_arguments, add_device_arguments, int_list, nonnegative_int, positive_int
 from nsganet.commands.base import Command, register
 from nsganet.errors import NsganetError
 from nsganet.robustness import DEFAULT_EPS
@@ -25,7 +25,7 @@ def eps_list(text: str) -> list[float]:
 
 def _test_data(spec: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The test split to evaluate on and a description of where it came from."""
-    _, test, record = spec.load_data(args.dataset, args.data, args.image_size)
+    test, record = spec.load_data(args.dataset, args.data, args.image_size, split="test", mode=args.data_mode)
     if test is None:
         where = record["name"] if record["data"] is None else f"{record['name']} at {record['data']}"
         raise NsganetError(f"dataset {where} has no test split; evaluate needs held-out test images "
@@ -53,10 +53,10 @@ def _onnx_check(folder: Path, test: Any, spec: Any, model: Any, batch_size: int)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
         raise NsganetError(f"cannot load {path} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
-    net = Normalized(model, spec.mean, spec.std).eval()
+    net = Normalized(model.cpu(), spec.mean, spec.std).eval()  # ONNX Runtime runs on the CPU here
     correct = agree = 0
     for start in range(0, len(test), batch_size):
-        x = test.images[start:start + batch_size].to(torch.float32) / 255.0
+        x = test.read(slice(start, start + batch_size)).to(torch.float32) / 255.0
         normalised = ((x - net.mean) / net.std).numpy()
         onnx_pred = np.asarray(session.run(None, {"input": normalised})[0]).argmax(axis=1)
         with torch.no_grad():
@@ -130,6 +130,7 @@ class Evaluate(Command):
         p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
                        help="seed of the corruption noise (default %(default)s)")
         p.add_argument("--out", metavar="DIR", help=f"output folder (default NET/{EVAL_DIR})")
+        add_device_arguments(p)
         p.add_argument("--onnx", action="store_true",
                        help="cross-check clean accuracy with ONNX Runtime on NET/net.onnx")
         return p
@@ -176,7 +177,8 @@ class Evaluate(Command):
             print(f"  {line}", file=sys.stderr, flush=True)
 
         report = evaluate_network(model, test, spec.mean, spec.std, corruptions=names, severities=args.severities,
-                                  eps=eps, batch_size=args.batch_size, seed=args.seed, progress=progress)
+                                  eps=eps, batch_size=args.batch_size, seed=args.seed, progress=progress,
+                                  device=args.device, amp=args.amp)
         result: dict[str, Any] = {"net": str(folder), "space": spec.space, "arch": spec.arch, "weights": weights,
                                   "data": data, **report.to_dict()}
         if args.onnx:

@@ -16,7 +16,7 @@ class List(Command):
         return subparsers.add_parser("list", help="list the spaces, strategies, objectives and datasets")
 
     def run(self, args: argparse.Namespace) -> int:
-        from nsganet.data import dataset_names
+        from nsganet.data import DATASETS, dataset_names
         from nsganet.search.objectives import OBJECTIVES
         from nsganet.spaces import space_names
         from nsganet.strategies import strategy_defaults, strategy_names
@@ -27,5 +27,9 @@ class List(Command):
             defaults = strategy_defaults(name)
             print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
         print("objectives: " + ", ".join(f"{o.name} ({o.description})" for _, o in OBJECTIVES.items()))
-        print("datasets:   " + ", ".join(dataset_names()))
+        print("datasets (--data, how they are held):")
+        for name in dataset_names():
+            fmt = DATASETS.get(name)
+            held = "image files: in memory when they fit, else streamed" if fmt.files else "arrays, in memory"
+            print(f"  {name:<14} {fmt.data or 'embedded':<10} {held}")
         return 0

@@ -14,6 +14,8 @@ EPILOG = """config-file keys:
   strategy_params  strategy options (also -S KEY=VALUE), e.g. {crossover_prob: 0.9,
                    exploit_start: 0.667} for nsganetv1, {n_doe: 40, n_candidates: 8,
                    predictor: as} for nsganetv2; 'nsganet list' shows them all
+  build_options    options of the space's networks (also -B KEY=VALUE), e.g.
+                   {stem: imagenet} for micro networks on large images
 %s
 
 examples:
@@ -39,7 +41,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             continue
         kwargs: dict[str, Any] = {"metavar": meta["metavar"], "dest": name,
                                   "help": f"{meta['help']}{default_text(name)}"}
-        if meta["choices"] is not None and not meta["lazy"]:
+        if isinstance(field.default, bool):
+            kwargs.update(action="store_true", default=None)
+            kwargs.pop("metavar")
+        elif meta["choices"] is not None and not meta["lazy"]:
             kwargs["choices"] = list(meta["choices"]())
             kwargs.pop("metavar")
         elif meta["choices"] is not None:
@@ -61,11 +66,12 @@ def config_of(args: argparse.Namespace) -> Any:
     for f in dataclasses.fields(SearchConfig):  # options given on the command line win over the file
         if getattr(args, f.name, None) is not None:
             values[f.name] = getattr(args, f.name)
-    if args.strategy_param:
-        params = values.get("strategy_params") or {}
-        if not isinstance(params, dict):
-            raise NsganetError("config key 'strategy_params' must be a mapping")
-        values["strategy_params"] = {**params, **dict(args.strategy_param)}
+    for key, given in (("strategy_params", args.strategy_param), ("build_options", args.build_option)):
+        if given:
+            params = values.get(key) or {}
+            if not isinstance(params, dict):
+                raise NsganetError(f"config key {key!r} must be a mapping")
+            values[key] = {**params, **dict(given)}
     return SearchConfig.from_dict(values)
 
 
@@ -77,7 +83,8 @@ class Search(Command):
         from nsganet.config import FIELDS, default_text
 
         config_only = "\n".join(f"  {name:<16} {f.metadata['help']}{default_text(name)}"
-                                for name, f in FIELDS.items() if not f.metadata["cli"] and name != "strategy_params")
+                                for name, f in FIELDS.items() if not f.metadata["cli"]
+                                and name not in ("strategy_params", "build_options"))
         s = subparsers.add_parser(
             "search", help="search a space for the accuracy-vs-cost trade-off",
             description="Search a space for architectures trading off the objectives. With no options: "
@@ -90,6 +97,10 @@ class Search(Command):
         s.add_argument("-S", "--strategy-param", action="append", type=key_value, metavar="KEY=VALUE",
                        dest="strategy_param",
                        help="a strategy option (repeatable), e.g. -S n_doe=40 -S predictor=gp; see 'nsganet list'")
+        s.add_argument("-B", "--build-option", action="append", type=key_value, metavar="KEY=VALUE",
+                       dest="build_option",
+                       help="an option of the space's networks (repeatable), e.g. -B stem=imagenet for micro "
+                            "networks on large images")
         s.add_argument("--resume", action="store_true",
                        help="continue the run in --out where it stopped (starts it if there is none)")
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

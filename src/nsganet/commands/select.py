@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nsganet.commands.args import positive_int
+from nsganet.commands.args import key_value, positive_int
 from nsganet.commands.base import Command, register
 
 
@@ -25,7 +25,8 @@ class Select(Command):
             epilog="examples:\n"
                    "  nsganet select runs/demo -n 3\n"
                    "  nsganet select runs/demo -n 2 --prefer error=1.5,flops=0.6\n"
-                   "  nsganet select runs/demo -n 1 --channels 16 --layers 2   # export a larger network to re-train",
+                   "  nsganet select runs/demo -n 1 --channels 16 --layers 2   # export a larger network to re-train\n"
+                   "  nsganet select runs/demo -n 1 --channels 48 --layers 4 -B stem=imagenet  # V1 ImageNet",
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("run", metavar="RUN", help="run directory of 'nsganet search'")
         p.add_argument("-n", type=positive_int, default=3, metavar="K",
@@ -37,6 +38,10 @@ class Select(Command):
                        help="width of the exported networks (default: as searched)")
         p.add_argument("--layers", type=positive_int, metavar="N",
                        help="cells per stage of the exported networks (default: as searched)")
+        p.add_argument("-B", "--build-option", action="append", type=key_value, metavar="KEY=VALUE",
+                       dest="build_option",
+                       help="an option of the exported networks (repeatable), e.g. -B stem=imagenet: micro networks "
+                            "with V1's ImageNet stem (default: as searched)")
         p.add_argument("--no-onnx", action="store_true", help="do not write net.onnx")
         return p
 
@@ -44,7 +49,8 @@ class Select(Command):
         from nsganet.deploy.select import export_selection
 
         selected = export_selection(args.run, n=args.n, prefer=args.prefer, out=args.out, channels=args.channels,
-                                    layers=args.layers, onnx=not args.no_onnx)
+                                    layers=args.layers, onnx=not args.no_onnx,
+                                    build_options=dict(args.build_option or []))
         objectives = list(selected[0].evaluation.objectives)
         score = "asf" if args.prefer else "trade-off"
         header = ["rank", "#", *objectives, score, "folder"]

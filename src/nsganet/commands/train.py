@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nsganet.commands.args import add_data_arguments, nonnegative_float, nonnegative_int, positive_float, positive_int
+from nsganet.commands.args import (
+    add_data_arguments,
+    add_device_arguments,
+    key_value,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 from nsganet.commands.base import Command, register
 from nsganet.errors import NsganetError
 
@@ -15,7 +23,7 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
     names = {"epochs": "epochs", "lr": "lr", "batch_size": "batch_size", "weight_decay": "weight_decay",
              "cutout": "cutout", "drop_path": "drop_path", "aux_weight": "aux_weight",
              "label_smoothing": "label_smoothing", "ema": "ema_decay", "distill": "distill",
-             "temperature": "temperature", "valid_fraction": "valid_fraction"}
+             "temperature": "temperature", "valid_fraction": "valid_fraction", "amp": "amp"}
     values = {setting: getattr(args, arg) for arg, setting in names.items() if getattr(args, arg) is not None}
     if args.full:
         if args.valid_fraction:
@@ -49,7 +57,8 @@ class Train(Command):
                    "  nsganet train NET --epochs 100 --batch-size 128 --out runs/long\n"
                    "  nsganet train NET --distill 1 --temperature 2      # mobilenetv3: distil from the supernet\n"
                    "  nsganet train NET --resume                         # after an interruption\n"
-                   "  nsganet train NET --full                           # all training data, best = last",
+                   "  nsganet train NET --full                           # all training data, best = last\n"
+                   "  torchrun --nproc-per-node 4 -m nsganet train NET   # one network on 4 GPUs (docs/distributed.md)",
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("net", metavar="NET", help="exported network folder (net.json, optional net.pt)")
         p.add_argument("--out", metavar="DIR", help="output folder (default NET/train)")
@@ -93,9 +102,12 @@ class Train(Command):
         r.add_argument("--temperature", type=positive_float, metavar="T",
                        help=f"distillation temperature (default {default.temperature:g})")
         r.add_argument("--scratch", action="store_true", help="ignore NET/net.pt: train from random initial weights")
+        r.add_argument("-B", "--build-option", action="append", type=key_value, metavar="KEY=VALUE",
+                       dest="build_option",
+                       help="change an option of the network (repeatable; with --scratch), e.g. -B stem=imagenet")
         p.add_argument("--seed", type=nonnegative_int, default=0, metavar="N",
                        help="seed of the split, initial weights, batches and augmentation (default %(default)s)")
-        p.add_argument("--device", metavar="DEV", help="torch device (default cuda when available, else cpu)")
+        add_device_arguments(p)
         p.add_argument("--resume", action="store_true", help="continue the interrupted training in OUT")
         p.add_argument("--no-onnx", action="store_true", help="do not write OUT/net.onnx")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -103,18 +115,15 @@ class Train(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from nsganet.deploy.retrain import SUMMARY_FILE, train_net
+        from nsganet.train.distributed import main_process
 
-        if args.device is not None:
-            import torch
-
-            try:
-                torch.device(args.device)
-            except RuntimeError as exc:
-                raise NsganetError(f"--device {args.device!r}: {str(exc).splitlines()[0]}") from None
         trained = train_net(args.net, args.out, overrides_of(args), dataset=args.dataset, data=args.data,
                             image_size=args.image_size, train_images=args.train_images, seed=args.seed,
                             scratch=args.scratch, resume=args.resume, progress=not args.quiet, device=args.device,
-                            onnx=not args.no_onnx)
+                            onnx=not args.no_onnx, data_mode=args.data_mode, data_workers=args.data_workers,
+                            build_options=dict(args.build_option or []))
+        if not main_process():  # the other processes of a torchrun launch stay quiet
+            return 0
         result, settings = trained.result, trained.settings
         how = "fine-tuned from NET/net.pt" if trained.finetuned else "trained from scratch"
         selected = (f"best validation accuracy {result.best_accuracy:.2f}% (epoch {result.best_epoch})"

@@ -1,8 +1,11 @@
-"""In-memory image datasets: the container, its train/validation split and its channel statistics.
+"""In-memory image datasets: the container, the train/validation split and the channel statistics of any dataset.
 
-Datasets are small enough for proxy training to keep every image in memory as
-one uint8 tensor (CIFAR-10: 150 MB), which makes batching a single indexing
-operation instead of a per-image Python loop.
+A small dataset is kept in memory as one uint8 tensor (CIFAR-10: 150 MB),
+which makes batching a single indexing operation instead of a per-image
+Python loop; a large one streams from its files
+(:class:`~nsganet.data.files.ImageFiles`). Both offer the same interface:
+``len``, ``labels``, ``num_classes``, ``channels``, ``image_size``,
+``subset``, ``read`` and ``in_memory``; splitting and statistics work on either.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -80,8 +84,25 @@ class ImageDataset:
         self.images = self.images.contiguous()
         self.labels = self.labels.contiguous()
 
+    in_memory = True
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def image_size(self) -> int:
+        """The side of the images (their width)."""
+        return int(self.images.shape[3])
+
+    def read(self, indices: Sequence[int] | torch.Tensor | slice, size: int | None = None) -> torch.Tensor:
+        """The images at ``indices`` (a slice, or positions) as uint8 N×C×H×W, resized to ``size`` when given."""
+        images = self.images[indices] if isinstance(indices, slice) else \
+            self.images.index_select(0, torch.as_tensor(indices, dtype=torch.long))
+        if size is None or (self.height == size and self.width == size):
+            return images
+        scaled = F.interpolate(images.to(torch.float32), size=(size, size), mode="bilinear", align_corners=False,
+                               antialias=True)
+        return scaled.round_().clamp_(0, 255).to(torch.uint8)
 
     @property
     def channels(self) -> int:
@@ -106,6 +127,21 @@ class ImageDataset:
                 f"{self.num_classes} classes)")
 
 
+def concat(parts: Sequence[Any], name: str) -> Any:
+    """Datasets of the same classes as one (in memory when all are, else as files)."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    if all(p.in_memory for p in parts):
+        return dataclasses.replace(first, name=name, images=torch.cat([p.read(slice(None)) for p in parts]),
+                                   labels=torch.cat([p.labels for p in parts]))
+    if any(p.in_memory for p in parts):
+        raise data_error(name, "cannot join in-memory and streamed splits")
+    return dataclasses.replace(first, name=name, files=[f for p in parts for f in p.files],
+                               labels=torch.cat([p.labels for p in parts]),
+                               crops=None if first.crops is None else [c for p in parts for c in p.crops])
+
+
 def _valid_quotas(counts: list[int], valid_fraction: float) -> list[int]:
     """Validation images per class: proportional (largest remainder), at least 1 and at most count-1."""
     exact = [c * valid_fraction for c in counts]
@@ -117,8 +153,7 @@ def _valid_quotas(counts: list[int], valid_fraction: float) -> list[int]:
     return [min(max(q, 1), c - 1) if c >= 2 else 0 for q, c in zip(quotas, counts)]
 
 
-def split_train_valid(dataset: ImageDataset, valid_fraction: float = 0.2,
-                      seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
+def split_train_valid(dataset: Any, valid_fraction: float = 0.2, seed: int = 0) -> tuple[Any, Any]:
     """Split into (search-train, search-validation), stratified by class and deterministic for ``seed``.
 
     Search must never see the test data, so architectures are ranked on a part
@@ -150,22 +185,36 @@ def split_train_valid(dataset: ImageDataset, valid_fraction: float = 0.2,
     return dataset.subset(train), dataset.subset(valid)
 
 
-def channel_stats(dataset: ImageDataset) -> tuple[list[float], list[float]]:
+#: Images a streamed dataset's channel statistics are estimated on (a fixed, evenly spread sample).
+STATS_SAMPLE = 2048
+
+
+def channel_stats(dataset: Any) -> tuple[list[float], list[float]]:
     """Per-channel mean and (population) standard deviation of the pixels scaled to [0, 1].
 
     Counts each channel's 256 pixel values chunk by chunk (a histogram: exact,
     and ten times faster than summing converted pixels), then takes the
-    moments in float64, so the result does not depend on chunking.
+    moments in float64, so the result does not depend on chunking. An
+    in-memory dataset counts every image; a streamed one :data:`STATS_SAMPLE`
+    images spread evenly over it (reading all of ImageNet for two numbers per
+    channel would take an hour).
     """
+    if dataset.in_memory or len(dataset) <= STATS_SAMPLE:
+        positions: Sequence[int] | None = None
+        count = len(dataset)
+    else:
+        positions = torch.linspace(0, len(dataset) - 1, STATS_SAMPLE).round().long().tolist()
+        count = len(positions)
     histogram = torch.zeros(dataset.channels, 256, dtype=torch.int64)
-    for start in range(0, len(dataset), _STATS_CHUNK):
-        chunk = dataset.images[start:start + _STATS_CHUNK]
+    for start in range(0, count, _STATS_CHUNK):
+        chunk = dataset.read(slice(start, start + _STATS_CHUNK) if positions is None else
+                             positions[start:start + _STATS_CHUNK])
         for channel in range(dataset.channels):
             histogram[channel] += torch.bincount(chunk[:, channel].reshape(-1), minlength=256)
     values = torch.arange(256, dtype=torch.float64) / 255.0
-    count = histogram.sum(dim=1).to(torch.float64)
-    mean = (histogram.to(torch.float64) @ values) / count
-    variance = (histogram.to(torch.float64) @ (values * values)) / count - mean * mean
+    count_t = histogram.sum(dim=1).to(torch.float64)
+    mean = (histogram.to(torch.float64) @ values) / count_t
+    variance = (histogram.to(torch.float64) @ (values * values)) / count_t - mean * mean
     std = variance.clamp_min(0.0).sqrt()
     return mean.tolist(), std.tolist()
 

@@ -1,15 +1,19 @@
-"""Readers for image-classification datasets in their published on-disk formats.
+"""Readers of image-classification datasets stored as arrays, in their published on-disk formats.
 
-Each reader returns ``(train, test)`` :class:`ImageDataset`\\ s (``test`` is
-None where the format has no test split) and turns every problem with the
-files (missing, truncated, corrupt, inconsistent) into a one-line
-:class:`NsganetError` that names the file. Nothing here executes code from a
+Each format registers an ``open`` function returning its
+:class:`~nsganet.data.formats.Splits`; a split is read (into an in-memory
+:class:`ImageDataset`) only when asked for. ``read_<format>(root)`` reads
+train and test at once. Every problem with the files (missing, truncated,
+corrupt, inconsistent) is a one-line :class:`NsganetError` that names the
+file. Formats of image files (folders, ImageNet, ...) are in
+:mod:`nsganet.data.folders`. Nothing here executes code from a
 data file: CIFAR's pickles go through a restricted unpickler and ``.npz``
 files are read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import math
@@ -23,7 +27,7 @@ import numpy as np
 import torch
 
 from nsganet.data.dataset import ImageDataset, check_labels, data_error, one_line, split_train_valid
-from nsganet.data.formats import dataset
+from nsganet.data.formats import Splits, dataset
 from nsganet.errors import NsganetError
 
 logger = logging.getLogger(__name__)
@@ -37,6 +41,12 @@ FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 
 
 @dataset("digits")
+def open_digits(data: None = None, image_size: int | None = None) -> Splits:
+    """scikit-learn's 8x8 digits: both splits come from one array (see :func:`read_digits`)."""
+    both = functools.cache(read_digits)
+    return Splits("digits", {"train": lambda: both()[0], "test": lambda: both()[1]})
+
+
 def read_digits() -> tuple[ImageDataset, ImageDataset]:
     """scikit-learn's 8x8 digits (1,797 images), with a fixed stratified 80/20 train/test split (seed 0).
 
@@ -59,7 +69,7 @@ def read_digits() -> tuple[ImageDataset, ImageDataset]:
 # ----------------------------------------------------------------------------------------------- shared helpers
 
 
-def _directory(root: str | Path, subfolder: str | None = None) -> Path:
+def data_root(root: str | Path, subfolder: str | None = None) -> Path:
     """``root`` as an existing directory, or its ``subfolder`` when it holds one (the archive's top folder)."""
     path = Path(root).expanduser()
     if not path.exists():
@@ -203,40 +213,56 @@ def _class_names(path: Path, key: str, num_classes: int) -> list[str] | None:
     return [_text(n) for n in names]
 
 
-def _cifar(name: str, files: list[Path], test_file: Path, label_key: str, meta: Path, names_key: str,
-           num_classes: int) -> tuple[ImageDataset, ImageDataset]:
-    for path in [*files, test_file]:
+def _cifar_split(name: str, files: list[Path], label_key: str, meta: Path, names_key: str, num_classes: int,
+                 layout: str) -> ImageDataset:
+    for path in files:
         if not path.is_file():
-            raise data_error(path, f"missing (the {name} python version has {', '.join(p.name for p in files)} "
-                                   f"and {test_file.name})")
+            raise data_error(path, f"missing (the {layout})")
     class_names = _class_names(meta, names_key, num_classes)
     parts = []
-    for path in [*files, test_file]:
+    for path in files:
         images, labels = _cifar_batch(path, label_key)
         check_labels(labels, num_classes, path)
         parts.append((images, labels))
-    train_images = torch.cat([images for images, _ in parts[:-1]])
-    train_labels = torch.cat([labels for _, labels in parts[:-1]])
-    train = ImageDataset(name, train_images, train_labels, num_classes, class_names)
-    test = ImageDataset(f"{name}-test", parts[-1][0], parts[-1][1], num_classes, class_names)
-    logger.info("read %s: %d train and %d test images", name, len(train), len(test))
-    return train, test
+    dataset = ImageDataset(name, torch.cat([i for i, _ in parts]), torch.cat([labels for _, labels in parts]),
+                           num_classes, class_names)
+    logger.info("read %s: %d images", name, len(dataset))
+    return dataset
+
+
+def _cifar(name: str, files: list[Path], test_file: Path, label_key: str, meta: Path, names_key: str,
+           num_classes: int) -> Splits:
+    layout = f"{name} python version has {', '.join(p.name for p in files)} and {test_file.name}"
+    return Splits(name, {
+        "train": lambda: _cifar_split(name, files, label_key, meta, names_key, num_classes, layout),
+        "test": lambda: _cifar_split(f"{name}-test", [test_file], label_key, meta, names_key, num_classes, layout),
+    })
 
 
 @dataset("cifar10", data="DIR")
-def read_cifar10(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+def open_cifar10(root: str | Path, image_size: int | None = None) -> Splits:
     """CIFAR-10, python version: ``data_batch_1..5``, ``test_batch``, ``batches.meta`` (or their parent folder)."""
-    folder = _directory(root, "cifar-10-batches-py")
+    folder = data_root(root, "cifar-10-batches-py")
     files = [folder / f"data_batch_{i}" for i in range(1, 6)]
     return _cifar("cifar10", files, folder / "test_batch", "labels", folder / "batches.meta", "label_names", 10)
 
 
 @dataset("cifar100", data="DIR")
-def read_cifar100(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+def open_cifar100(root: str | Path, image_size: int | None = None) -> Splits:
     """CIFAR-100, python version: ``train``, ``test``, ``meta`` (or their parent folder); the 100 fine labels."""
-    folder = _directory(root, "cifar-100-python")
+    folder = data_root(root, "cifar-100-python")
     return _cifar("cifar100", [folder / "train"], folder / "test", "fine_labels", folder / "meta",
                   "fine_label_names", 100)
+
+
+def read_cifar10(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """CIFAR-10's (train, test)."""
+    return open_cifar10(root).read_train_test()
+
+
+def read_cifar100(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    """CIFAR-100's (train, test)."""
+    return open_cifar100(root).read_train_test()
 
 
 # ------------------------------------------------------------------------------------------------------ idx / MNIST
@@ -298,125 +324,44 @@ def _idx_split(name: str, images_path: Path, labels_path: Path, class_names: lis
     return ImageDataset(name, images_t, labels_t, len(class_names), class_names, flip=False)
 
 
+def open_idx(root: str | Path, name: str = "mnist", class_names: list[str] | None = None) -> Splits:
+    """MNIST-style idx files (``train-images-idx3-ubyte`` etc., optionally ``.gz``): 1×28×28 digits, no flips."""
+    folder = data_root(root)
+    names = class_names or [str(d) for d in range(10)]
+
+    def split(prefix: str, suffix: str) -> ImageDataset:
+        dataset = _idx_split(f"{name}{suffix}", _find_idx(folder, f"{prefix}-images-idx3-ubyte"),
+                             _find_idx(folder, f"{prefix}-labels-idx1-ubyte"), names)
+        logger.info("read %s: %d images", dataset.name, len(dataset))
+        return dataset
+
+    return Splits(name, {"train": lambda: split("train", ""), "test": lambda: split("t10k", "-test")})
+
+
 def read_idx(root: str | Path, name: str = "mnist",
              class_names: list[str] | None = None) -> tuple[ImageDataset, ImageDataset]:
-    """MNIST-style idx files (``train-images-idx3-ubyte`` etc., optionally ``.gz``): 1×28×28 digits, no flips."""
-    folder = _directory(root)
-    names = class_names or [str(d) for d in range(10)]
-    train = _idx_split(name, _find_idx(folder, "train-images-idx3-ubyte"),
-                       _find_idx(folder, "train-labels-idx1-ubyte"), names)
-    test = _idx_split(f"{name}-test", _find_idx(folder, "t10k-images-idx3-ubyte"),
-                      _find_idx(folder, "t10k-labels-idx1-ubyte"), names)
-    logger.info("read %s: %d train and %d test images", name, len(train), len(test))
-    return train, test
+    """(train, test) of MNIST-style idx files."""
+    return open_idx(root, name, class_names).read_train_test()
 
 
 @dataset("mnist", data="DIR")
-def read_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+def open_mnist(root: str | Path, image_size: int | None = None) -> Splits:
     """MNIST in idx format."""
-    return read_idx(root, "mnist")
+    return open_idx(root, "mnist")
 
 
 @dataset("fashion-mnist", data="DIR")
-def read_fashion_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+def open_fashion_mnist(root: str | Path, image_size: int | None = None) -> Splits:
     """Fashion-MNIST in idx format (same file names as MNIST)."""
-    return read_idx(root, "fashion-mnist", FASHION_MNIST_CLASSES)
+    return open_idx(root, "fashion-mnist", FASHION_MNIST_CLASSES)
 
 
-# ----------------------------------------------------------------------------------------------- image folders
-
-_GRAY_MODES = ("1", "L", "LA")
-
-
-def _class_folders(split: Path) -> list[Path]:
-    return sorted(p for p in split.iterdir() if p.is_dir() and not p.name.startswith("."))
+def read_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    return open_mnist(root).read_train_test()
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
-
-
-def _load_image(path: Path, image_size: int | None) -> np.ndarray:
-    """One image as an H×W (grayscale) or H×W×3 uint8 array."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("L" if image.mode in _GRAY_MODES else "RGB")
-            if image_size is not None and image.size != (image_size, image_size):
-                image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
-    except Exception as exc:  # Pillow reports damaged files with many exception types
-        raise data_error(path, f"cannot read the image ({type(exc).__name__}: {exc})") from exc
-
-
-class _FolderSplit:
-    """The images and labels of one split folder (``train/``, ``val/`` or ``test/``), read one by one."""
-
-    def __init__(self, split: Path, classes: list[str], image_size: int | None,
-                 reference: tuple[Path, tuple[int, int]] | None) -> None:
-        self.arrays: list[np.ndarray] = []
-        self.labels: list[int] = []
-        self.reference = reference  # the first image and its (width, height): all others must match
-        index = {name: i for i, name in enumerate(classes)}
-        for folder in _class_folders(split):
-            if folder.name not in index:
-                raise data_error(folder, f"class '{folder.name}' is not among the train classes")
-            files = _image_files(folder)
-            if not files:
-                raise data_error(folder, f"holds no images ({', '.join(IMAGE_SUFFIXES)})")
-            for path in files:
-                self._add(path, index[folder.name], image_size)
-
-    def _add(self, path: Path, label: int, image_size: int | None) -> None:
-        array = _load_image(path, image_size)
-        size = (array.shape[1], array.shape[0])
-        if self.reference is None:
-            self.reference = (path, size)
-        elif size != self.reference[1]:
-            first, (w, h) = self.reference
-            raise data_error(path, f"image is {size[0]}x{size[1]} but {first} is {w}x{h}; all images must have "
-                                   f"one size (or pass --image-size to resize them)")
-        self.arrays.append(array)
-        self.labels.append(label)
-
-
-def _stack(arrays: list[np.ndarray], gray: bool) -> torch.Tensor:
-    if gray:
-        return torch.from_numpy(np.stack(arrays)[:, None])
-    rgb = [a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2) for a in arrays]
-    return torch.from_numpy(np.stack(rgb).transpose(0, 3, 1, 2).copy())
-
-
-@dataset("folder", data="DIR", resizes=True)
-def read_folder(root: str | Path, image_size: int | None = None) -> tuple[ImageDataset, ImageDataset | None]:
-    """ImageNet-style folders: ``root/train/<class>/*.png|jpg|jpeg|bmp`` and optionally ``root/val`` or ``test``.
-
-    Classes are the train sub-folders sorted by name. Images become RGB, or
-    one channel when every image is grayscale.
-    """
-    folder = _directory(root)
-    train_dir = folder / "train"
-    if not train_dir.is_dir():
-        raise data_error(folder, "has no train/ folder (expected train/<class>/<image files>)")
-    classes = [p.name for p in _class_folders(train_dir)]
-    if len(classes) < 2:
-        raise data_error(train_dir, f"needs at least 2 class folders, found {len(classes)}")
-    train = _FolderSplit(train_dir, classes, image_size, None)
-    test_dir = next((folder / s for s in ("val", "test") if (folder / s).is_dir()), None)
-    test = _FolderSplit(test_dir, classes, image_size, train.reference) if test_dir is not None else None
-    gray = all(a.ndim == 2 for a in train.arrays) and (test is None or all(a.ndim == 2 for a in test.arrays))
-    name = folder.name or "folder"
-    train_set = ImageDataset(name, _stack(train.arrays, gray), torch.tensor(train.labels, dtype=torch.int64),
-                             len(classes), classes)
-    test_set = None
-    if test is not None and test.arrays:
-        test_set = ImageDataset(f"{name}-test", _stack(test.arrays, gray), torch.tensor(test.labels,
-                                dtype=torch.int64), len(classes), classes)
-    logger.info("read %s: %d train and %d test images of %d classes", folder, len(train_set),
-                0 if test_set is None else len(test_set), len(classes))
-    return train_set, test_set
+def read_fashion_mnist(root: str | Path) -> tuple[ImageDataset, ImageDataset]:
+    return open_fashion_mnist(root).read_train_test()
 
 
 # ---------------------------------------------------------------------------------------------------- numpy .npz
@@ -444,9 +389,17 @@ def _npz_images(array: np.ndarray, where: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+def _npy_shape(archive: Any, key: str) -> tuple[int, ...]:
+    """The shape of array ``key`` of an open ``.npz`` archive, from its header (the data stay unread)."""
+    with archive.zip.open(f"{key}.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return tuple(reader(handle)[0])
+
+
 @dataset("numpy", data="FILE.npz")
-def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
-    """A ``.npz`` file with ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``."""
+def open_numpy(path: str | Path, image_size: int | None = None) -> Splits:
+    """A ``.npz`` file with ``x_train``, ``y_train`` and optionally ``x_test``, ``y_test``; each read when needed."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise data_error(path, "no such file (expected a .npz file with x_train, y_train)")
@@ -454,51 +407,107 @@ def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
         head = handle.read(6)
     if not head.startswith((b"PK", b"\x93NUMPY")):
         raise data_error(path, "not a .npz file (a .npz is a zip archive of .npy arrays, as numpy.savez writes)")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise data_error(path, "is a single .npy array; expected a .npz file with x_train, y_train")
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with archive:
-            keys = sorted(archive.files)
-            for key in ("x_train", "y_train", "x_test", "y_test"):
-                if key in archive.files:
-                    arrays[key] = archive[key]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
-    missing = [k for k in ("x_train", "y_train") if k not in arrays]
+    errors = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+
+    def open_archive() -> Any:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except errors as exc:
+            raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise data_error(path, "is a single .npy array; expected a .npz file with x_train, y_train")
+        return archive
+
+    with open_archive() as archive:
+        keys = sorted(archive.files)
+    missing = [k for k in ("x_train", "y_train") if k not in keys]
     if missing:
         raise data_error(path, f"missing {' and '.join(missing)} (it holds {', '.join(keys) or 'no arrays'}; expected "
                                f"x_train, y_train and optionally x_test, y_test)")
-    if ("x_test" in arrays) != ("y_test" in arrays):
+    if ("x_test" in keys) != ("y_test" in keys):
         raise data_error(path, "give both x_test and y_test, or neither")
-    parts = {}
-    for split in ("train", "test"):
-        if f"x_{split}" not in arrays:
-            continue
-        images = _npz_images(arrays[f"x_{split}"], f"{path}[x_{split}]")
-        labels = _labels_tensor(arrays[f"y_{split}"], f"{path}[y_{split}]")
+
+    def arrays(split: str) -> tuple[torch.Tensor, torch.Tensor, int, tuple[int, ...]]:
+        """The split's images and labels, the number of classes (from y_train) and x_train's shape."""
+        try:
+            with open_archive() as archive:
+                train_labels = _labels_tensor(archive["y_train"], f"{path}[y_train]")
+                train_shape = _npy_shape(archive, "x_train")
+                x, y = archive[f"x_{split}"], archive[f"y_{split}"]
+        except errors as exc:
+            raise data_error(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+        images = _npz_images(x, f"{path}[x_{split}]")
+        labels = train_labels if split == "train" else _labels_tensor(y, f"{path}[y_{split}]")
         if len(images) != len(labels):
             raise data_error(path, f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels")
         if len(images) == 0:
             raise data_error(path, f"x_{split} holds no images")
-        parts[split] = (images, labels)
-    train_images, train_labels = parts["train"]
-    num_classes = int(train_labels.max()) + 1
-    check_labels(train_labels, num_classes, f"{path}[y_train]")
-    name = path.stem
-    train = ImageDataset(name, train_images, train_labels, num_classes, flip=True)
-    test = None
-    if "test" in parts:
-        test_images, test_labels = parts["test"]
-        check_labels(test_labels, num_classes, f"{path}[y_test]")
-        if test_images.shape[1:] != train_images.shape[1:]:
-            raise data_error(path, f"x_test images are {tuple(test_images.shape[1:])} but x_train images are "
-                                   f"{tuple(train_images.shape[1:])}")
-        test = ImageDataset(f"{name}-test", test_images, test_labels, num_classes, flip=True)
-    logger.info("read %s: %d train and %d test images of %d classes", path, len(train),
-                0 if test is None else len(test), num_classes)
-    return train, test
+        num_classes = int(train_labels.max()) + 1 if len(train_labels) else 0
+        check_labels(labels, num_classes, f"{path}[y_{split}]")
+        return images, labels, num_classes, train_shape
+
+    def train() -> ImageDataset:
+        images, labels, num_classes, _ = arrays("train")
+        logger.info("read %s: %d train images of %d classes", path, len(images), num_classes)
+        return ImageDataset(path.stem, images, labels, num_classes, flip=True)
+
+    def test() -> ImageDataset:
+        images, labels, num_classes, train_shape = arrays("test")
+        train_image = _npz_images(np.zeros((1, *train_shape[1:]), np.uint8), f"{path}[x_train]").shape[1:]
+        if images.shape[1:] != train_image:
+            raise data_error(path, f"x_test images are {tuple(images.shape[1:])} but x_train images are "
+                                   f"{tuple(train_image)}")
+        return ImageDataset(f"{path.stem}-test", images, labels, num_classes, flip=True)
+
+    return Splits(path.stem, {"train": train, **({"test": test} if "x_test" in keys else {})})
+
+
+def read_numpy(path: str | Path) -> tuple[ImageDataset, ImageDataset | None]:
+    """A ``.npz`` file's (train, test); test is None without ``x_test``."""
+    return open_numpy(path).read_train_test()
+
+
+# ------------------------------------------------------------------------------------------------------- STL-10
+
+STL10_SIDE = 96
+
+
+def _stl10_split(name: str, folder: Path, prefix: str, class_names: list[str]) -> ImageDataset:
+    """``<prefix>_X.bin`` (uint8, each image 3×96×96 in column-major order) and ``<prefix>_y.bin`` (labels 1..10)."""
+    images_path, labels_path = folder / f"{prefix}_X.bin", folder / f"{prefix}_y.bin"
+    for path in (images_path, labels_path):
+        if not path.is_file():
+            raise data_error(path, f"missing (STL-10's binary version has {prefix}_X.bin and {prefix}_y.bin in "
+                                   "stl10_binary/)")
+    raw = np.frombuffer(_read_bytes(images_path), dtype=np.uint8)
+    per_image = 3 * STL10_SIDE * STL10_SIDE
+    if raw.size == 0 or raw.size % per_image:
+        raise data_error(images_path, f"truncated: {raw.size} bytes is not a whole number of {per_image}-byte "
+                                      "96x96 colour images")
+    labels = np.frombuffer(_read_bytes(labels_path), dtype=np.uint8).astype(np.int64) - 1
+    if len(labels) != raw.size // per_image:
+        raise data_error(labels_path, f"{len(labels)} labels for {raw.size // per_image} images in {images_path.name}")
+    labels_t = torch.from_numpy(labels.copy())
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        bad = int(labels[(labels < 0) | (labels >= len(class_names))][0]) + 1
+        raise data_error(labels_path, f"label {bad} out of range 1..{len(class_names)}")
+    # column-major: stored as N×C×W×H
+    images = raw.reshape(-1, 3, STL10_SIDE, STL10_SIDE).transpose(0, 1, 3, 2)
+    dataset = ImageDataset(name, torch.from_numpy(np.ascontiguousarray(images)), labels_t, len(class_names),
+                           class_names)
+    logger.info("read %s: %d images", name, len(dataset))
+    return dataset
+
+
+@dataset("stl10", data="DIR")
+def open_stl10(root: str | Path, image_size: int | None = None) -> Splits:
+    """STL-10, binary version: ``stl10_binary/{train,test}_{X,y}.bin`` and ``class_names.txt`` (the unlabelled
+    images are not used)."""
+    folder = data_root(root, "stl10_binary")
+    names_file = folder / "class_names.txt"
+    if names_file.is_file():
+        class_names = [line.strip() for line in names_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    else:
+        class_names = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
+    return Splits("stl10", {"train": lambda: _stl10_split("stl10", folder, "train", class_names),
+                            "test": lambda: _stl10_split("stl10-test", folder, "test", class_names)})

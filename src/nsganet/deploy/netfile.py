@@ -103,16 +103,17 @@ class NetSpec:
         except TypeError as exc:
             raise NsganetError(f"cannot build {self.space} network with options {options}: {exc}") from None
 
-    def load_data(self, dataset: str | None = None, data: str | Path | None = None,
-                  image_size: int | None = None) -> tuple[Any, Any, dict[str, Any]]:
-        """The (train, test) splits of ``dataset`` and where they came from, checked against the network's input.
+    def load_data(self, dataset: str | None = None, data: str | Path | None = None, image_size: int | None = None,
+                  split: str = "train", mode: str = "auto") -> tuple[Any, dict[str, Any]]:
+        """One split of ``dataset`` (``train`` or ``test``; only its files are opened) and where it came from,
+        checked against the network's input; the split is None when the data have no such split.
 
         Without ``dataset`` it is the data the network was searched on
         (:attr:`dataset`; the embedded digits when none is recorded), and its
-        recorded location and image size fill in what is not given. ``test`` is
-        None for data without a test split.
+        recorded location and image size fill in what is not given. ``mode``
+        holds image files in memory or streams them (:data:`nsganet.data.DATA_MODES`).
         """
-        from nsganet.data import load_dataset
+        from nsganet.data import load_split
         from nsganet.data.formats import DEFAULT_DATASET
 
         recorded = self.dataset or {}
@@ -120,19 +121,17 @@ class NetSpec:
         if name == recorded.get("name"):
             data = data if data is not None else recorded.get("data")
             image_size = image_size if image_size is not None else recorded.get("image_size")
-        train, test = load_dataset(name, data, image_size=image_size)
+        loaded = load_split(name, data, split, image_size=image_size, mode=mode)
         where = name if data is None else f"{name} at {data}"
-        for split in (train, test):
-            if split is None:
-                continue
-            if split.channels != self.in_channels or split.num_classes != self.num_classes:
+        if loaded is not None:
+            if loaded.channels != self.in_channels or loaded.num_classes != self.num_classes:
                 raise NsganetError(f"the network takes {self.in_channels}-channel images of {self.num_classes} "
-                                   f"classes; {where} has {split.channels}-channel images of {split.num_classes} "
+                                   f"classes; {where} has {loaded.channels}-channel images of {loaded.num_classes} "
                                    "classes")
-            if split.height != self.input_size or split.width != self.input_size:
+            if loaded.height != self.input_size or loaded.width != self.input_size:
                 raise NsganetError(f"the network takes {self.input_size}x{self.input_size} images; {where} has "
-                                   f"{split.height}x{split.width}: give --image-size {self.input_size}")
-        return train, test, {"name": name, "data": None if data is None else str(data), "image_size": image_size}
+                                   f"{loaded.height}x{loaded.width}: give --image-size {self.input_size}")
+        return loaded, {"name": name, "data": None if data is None else str(data), "image_size": image_size}
 
     def example_input(self, batch_size: int = 1) -> Any:
         """A zero batch of the network's input shape."""

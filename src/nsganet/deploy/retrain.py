@@ -29,8 +29,9 @@ from torch import nn
 
 from nsganet.deploy.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
 from nsganet.errors import NsganetError
+from nsganet.train.distributed import Distributed
 from nsganet.train.recipe import RetrainResult, RetrainSettings, fit, split_for
-from nsganet.utils.device import default_device
+from nsganet.utils.device import resolve_device
 from nsganet.utils.files import atomic_write
 from nsganet.utils.seeds import derived_seed
 
@@ -81,11 +82,11 @@ def _normaliser(from_mean: list[float], from_std: list[float], to_mean: list[flo
 def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module:
     """The largest subnet of the supernet ``spec.supernet`` names, batch norm recalibrated, as a teacher.
 
-    ``calibration`` is the training data (an :class:`ImageDataset`). The teacher
+    ``calibration`` is the training data (in memory or streamed). The teacher
     takes inputs normalised with the network's mean/std (re-normalised to the
     supernet's when they differ).
     """
-    from nsganet.data import BatchLoader
+    from nsganet.data import make_loader
     from nsganet.nn.bn_calibration import recalibrate_bn
     from nsganet.supernet.files import load_supernet
 
@@ -105,7 +106,7 @@ def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module
     generator = torch.Generator().manual_seed(0)
     n = min(_CALIBRATION_IMAGES, len(calibration))
     pick = torch.sort(torch.randperm(len(calibration), generator=generator)[:n]).values
-    images = next(iter(BatchLoader(calibration.subset(pick), n, supernet.mean, supernet.std, shuffle=False)))[0]
+    images = next(iter(make_loader(calibration.subset(pick), n, supernet.mean, supernet.std, shuffle=False)))[0]
     recalibrate_bn(largest, images)
     renormalise = _normaliser(spec.mean, spec.std, list(supernet.mean), list(supernet.std))
     teacher = largest if renormalise is None else nn.Sequential(renormalise, largest)
@@ -134,13 +135,19 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
               dataset: str | None = None, data: str | None = None, image_size: int | None = None,
               train_images: int | None = None, seed: int = 0,
               scratch: bool = False, resume: bool = False, progress: bool = True, device: str | None = None,
-              onnx: bool = True) -> NetTrainResult:
+              onnx: bool = True, data_mode: str = "auto", data_workers: int | None = None,
+              build_options: dict[str, Any] | None = None) -> NetTrainResult:
     """Train the exported network ``net`` into ``out`` (default ``NET/train``); see the module docstring.
 
     ``overrides`` replace the recipe's defaults (:meth:`RetrainSettings.defaults`,
     which depend on whether ``NET/net.pt`` is fine-tuned; ``scratch`` ignores it).
     ``train_images`` trains on a fixed random subset of that many images of
     the training part (quick experiments; validation keeps its full part).
+    Only the training split is read (``data_mode``: in memory or streamed).
+    ``device`` is ``auto`` (a GPU when there is one), ``cpu``, ``cuda`` or
+    ``cuda:N``; under ``torchrun`` every process trains its share of each
+    batch and rank 0 writes the output folder. ``build_options`` change the
+    network's (e.g. ``stem="imagenet"`` for a micro network; from scratch).
     """
     folder = Path(net)
     if folder.name == "net.json":
@@ -148,13 +155,18 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
     if not folder.is_dir():
         raise NsganetError(f"no such network folder: {folder}")
     spec = read_spec(folder)
+    if build_options:
+        spec = dataclasses.replace(spec, build_options={
+            **spec.build_options, **spec.search_space().check_build_options(build_options)})
     out = Path(out) if out is not None else folder / TRAIN_DIR
     if out.resolve() == folder.resolve():
         raise NsganetError("--out must differ from the network folder (it would overwrite net.json and net.pt)")
     weights = folder / WEIGHTS_FILE
     finetune = weights.is_file() and not scratch
     settings = RetrainSettings.defaults(finetune, **(overrides or {}))
-    train_set, _, data_record = spec.load_data(dataset, data, image_size)
+    target = resolve_device(device)
+    distributed = Distributed.from_environment(target)
+    train_set, data_record = spec.load_data(dataset, data, image_size, mode=data_mode)
     train_part, valid_part = split_for(settings, train_set, seed=seed)
     if train_images is not None:
         if train_images < 1:
@@ -178,9 +190,9 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
 
     meta = {"net": json.loads(json.dumps(spec.to_dict())), "data": data_record, "finetune": finetune,
             "auxiliary": auxiliary, "teacher_file": spec.supernet if teacher is not None else None}
-    device = device or str(default_device())
     result = fit(model, train_part, valid_part, settings, out, mean=spec.mean, std=spec.std, seed=seed,
-                 teacher=teacher, meta=meta, resume=resume, progress=progress, device=device)
+                 teacher=teacher, meta=meta, resume=resume, progress=progress, device=target,
+                 data_workers=data_workers, distributed=distributed)
 
     trained = {"from": str(folder.resolve()), "finetuned": finetune, "epochs": settings.epochs,
                "best_epoch": result.best_epoch, "valid_acc": result.best_accuracy, "data": data_record,
@@ -189,8 +201,10 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
                                    source={**spec.source, "trained": trained})
     exported = out_spec.build()
     exported.load_state_dict(_fitting_state(exported, result.best_state, str(out / "best.pt")))
-    write_net(out, out_spec, exported, weights=True, onnx=onnx)
-    summary = {**trained, "settings": dataclasses.asdict(settings), "images_per_s": result.images_per_second,
-               "seconds": result.seconds, "device": device}
-    atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+    if distributed.is_main:
+        write_net(out, out_spec, exported, weights=True, onnx=onnx)
+        summary = {**trained, "settings": dataclasses.asdict(settings), "images_per_s": result.images_per_second,
+                   "seconds": result.seconds, "device": str(target), "processes": distributed.world_size}
+        atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
+    distributed.barrier()
     return NetTrainResult(out, out_spec, settings, finetune, result, exported.eval())

@@ -25,7 +25,7 @@ from nsganet.errors import NsganetError
 from nsganet.moo.front import objective_matrix
 from nsganet.moo.selection import parse_preference, select
 from nsganet.search.objectives import get_objective
-from nsganet.search.rundir import RunDirectory, RunRecord
+from nsganet.search.rundir import RunDirectory, RunRecord, network_options
 from nsganet.search.store import Evaluation
 from nsganet.spaces import SearchSpace, SupernetSpace, get_space
 from nsganet.utils.files import atomic_write
@@ -70,7 +70,7 @@ def network_source(record: RunRecord) -> NetworkSource:
     """Space, network shape, normalisation and (weight-sharing spaces) the weight source of a run's networks."""
     config = record.config
     space = get_space(config.space)
-    build_options = space.proxy_options(config.channels, config.layers, use_defaults=record.trains)
+    build_options = network_options(config, space, record.trains)
     if not record.trains:
         shape = config.network_shape()
         channels = shape["in_channels"]
@@ -80,7 +80,7 @@ def network_source(record: RunRecord) -> NetworkSource:
 
     train_set, search_train, search_valid = record.search_split()
     dataset = {"name": config.dataset_name, "data": config.data, "image_size": config.image_size}
-    shape = {"num_classes": train_set.num_classes, "input_size": int(train_set.images.shape[-1]),
+    shape = {"num_classes": train_set.num_classes, "input_size": train_set.image_size,
              "in_channels": train_set.channels}
     if not isinstance(space, SupernetSpace):
         mean, std = channel_stats(search_train)
@@ -97,12 +97,15 @@ def network_source(record: RunRecord) -> NetworkSource:
 
 
 def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None, out: str | Path | None = None,
-                     channels: int | None = None, layers: int | None = None, onnx: bool = True) -> list[Selected]:
+                     channels: int | None = None, layers: int | None = None, onnx: bool = True,
+                     build_options: dict[str, Any] | None = None) -> list[Selected]:
     """Select ``n`` architectures of a run's front (see :mod:`nsganet.moo.selection`) and export each.
 
     ``channels``/``layers`` set the width and depth of the exported networks
     (the space's proxy knobs; default: as searched), e.g. to re-train a larger
-    network than the search's proxy, as NSGANetV1 did.
+    network than the search's proxy, as NSGANetV1 did; ``build_options``
+    set other options of the space's networks (e.g. ``stem="imagenet"`` for
+    micro networks), recorded in ``net.json`` for re-training.
     """
     record = read_run(run_dir)
     front = record.front
@@ -124,6 +127,10 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
             raise NsganetError(f"--channels/--layers do not apply to {space.name} networks (their shape is the "
                                "supernet's)")
         source.build_options.update(space.proxy_options(channels, layers, use_defaults=False))
+    if build_options:
+        if isinstance(space, SupernetSpace):
+            raise NsganetError(f"build options do not apply to {space.name} networks (their shape is the supernet's)")
+        source.build_options.update(space.check_build_options(build_options))
     folder_root = Path(out) if out is not None else record.directory.selected_dir
     selected = []
     for rank, (index, score) in enumerate(zip(indices, scores), start=1):

@@ -70,7 +70,8 @@ class ExecutorSettings:
     """How evaluations are spread: the executor, local workers, and the Ray resources of one evaluation.
 
     ``retries`` bounds how often an evaluation whose worker (or node) died is
-    run again before it is recorded as failed.
+    run again before it is recorded as failed. ``gpus`` are the GPUs local
+    workers are spread over (None: every visible one; empty: none, the CPU).
     """
 
     kind: str = "local"
@@ -79,6 +80,7 @@ class ExecutorSettings:
     cpus_per_eval: float = 1.0
     gpus_per_eval: float = 0.0
     retries: int = 2
+    gpus: tuple[str, ...] | None = None
 
 
 #: Executor kinds by name: factories of ``(evaluation function, settings)``.

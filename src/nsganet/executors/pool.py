@@ -180,4 +180,4 @@ def local_executor(fn: EvaluationFn, settings: ExecutorSettings) -> Executor:
     """In-process evaluation for one worker, a process pool for more."""
     if settings.workers <= 1:
         return SerialExecutor(fn)
-    return ProcessPoolExecutor(fn, settings.workers, retries=settings.retries)
+    return ProcessPoolExecutor(fn, settings.workers, gpus=settings.gpus, retries=settings.retries)

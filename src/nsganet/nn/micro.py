@@ -101,6 +101,17 @@ class AuxiliaryHead(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+#: The stems a micro network may start with: CIFAR's (one 3x3 convolution at full resolution) or ImageNet's
+#: (two stride-2 stems, 8x smaller feature maps before the first cell).
+STEMS = ("cifar", "imagenet")
+
+
+def conv_bn(in_channels: int, out_channels: int, stride: int) -> list[nn.Module]:
+    """A 3x3 convolution of ``stride`` and its batch norm."""
+    return [nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels)]
+
+
 class MicroNetwork(nn.Module):
     """Stem, then ``layers`` Normal cells per stage with a Reduction cell between the three stages.
 
@@ -109,20 +120,35 @@ class MicroNetwork(nn.Module):
     reduction (Fig. 2b). With ``auxiliary`` the network also returns the
     logits of an auxiliary head after the second reduction when training.
     ``drop_path_prob`` (set per epoch by the trainer) drops branches of the cells.
+
+    ``stem`` is ``cifar`` (one 3x3 convolution of ``stem_multiplier *
+    channels`` at full resolution, the CIFAR setting) or ``imagenet`` (V1's
+    ImageNet mobile setting, as NASNet and DARTS: a first stem of two stride-2
+    3x3 convolutions to ``channels`` and a second stride-2 one, feeding the
+    first cell the two at 1/4 and 1/8 of the input side; with the two
+    reduction cells the last feature map is 1/32 of the input, 7x7 at 224 px).
     """
 
     def __init__(self, normal: Sequence[NodeSpec], reduce: Sequence[NodeSpec], num_classes: int = 10,
                  in_channels: int = 3, channels: int = 16, channel_increment: int = 4, layers: int = 2,
-                 auxiliary: bool = False, stem_multiplier: int = 3) -> None:
+                 auxiliary: bool = False, stem_multiplier: int = 3, stem: str = "cifar") -> None:
         super().__init__()
         if channels < 2 or layers < 1 or channel_increment < 0:
             raise ValueError("micro network needs channels >= 2, layers >= 1 and channel_increment >= 0")
-        stem_channels = stem_multiplier * channels
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(stem_channels))
+        if stem not in STEMS:
+            raise ValueError(f"micro network stem must be one of {', '.join(STEMS)}, got {stem!r}")
+        if stem == "imagenet":
+            self.stem = nn.Sequential(*conv_bn(in_channels, channels // 2, 2), nn.ReLU(inplace=True),
+                                      *conv_bn(channels // 2, channels, 2))
+            self.stem1: nn.Module | None = nn.Sequential(nn.ReLU(inplace=False), *conv_bn(channels, channels, 2))
+            prev_prev, prev, reduction_prev = channels, channels, True
+        else:
+            stem_channels = stem_multiplier * channels
+            self.stem = nn.Sequential(*conv_bn(in_channels, stem_channels, 1))
+            self.stem1 = None
+            prev_prev, prev, reduction_prev = stem_channels, stem_channels, False
         total = 3 * layers + 2
         reductions = {layers, 2 * layers + 1}
-        prev_prev, prev, reduction_prev = stem_channels, stem_channels, False
         self.cells = nn.ModuleList()
         self.aux_after = 2 * layers + 1 if auxiliary else -1
         self.auxiliary_head: AuxiliaryHead | None = None
@@ -147,7 +173,8 @@ class MicroNetwork(nn.Module):
             cell.drop_prob = value
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        s0 = s1 = self.stem(x)
+        s0 = self.stem(x)
+        s1 = s0 if self.stem1 is None else self.stem1(s0)
         aux = None
         for k, cell in enumerate(self.cells):
             s0, s1 = s1, cell(s0, s1)

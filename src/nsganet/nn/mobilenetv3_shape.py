@@ -39,6 +39,10 @@ def se_channels(channels: int) -> int:
     return make_divisible(channels // SE_REDUCTION)
 
 
+#: Images of this many px or more get OFA's ImageNet layout (stem stride 2); smaller ones the small preset.
+LARGE_IMAGES = 128
+
+
 @dataclass(frozen=True)
 class SupernetConfig:
     """Shape of an OFA MobileNetV3 supernet and the choices of its search space.
@@ -95,6 +99,28 @@ class SupernetConfig:
     def imagenet(cls, width_mult: float = 1.0) -> SupernetConfig:
         """OFA's ImageNet supernet (``ofa_mbv3_d234_e346_k357_w{width_mult}``), resolutions 192..256 step 4."""
         return cls(width_mult=width_mult)
+
+    @classmethod
+    def large(cls, image_size: int = 224, width_mult: float = 1.0) -> SupernetConfig:
+        """OFA's ImageNet layout (stem stride 2, 32x downsampling) for images of ``image_size`` px (128 or more).
+
+        Resolutions run from three quarters of ``image_size`` up to it in steps
+        of 4 (168..224 for 224 px images; OFA's ImageNet supernet spans 192..256),
+        so every subnet computes at or below the resolution the data are held at.
+        """
+        if image_size < LARGE_IMAGES:
+            raise ValueError(f"the large MobileNetV3 supernet is for images of {LARGE_IMAGES} px or more, got "
+                             f"{image_size}")
+        low = 4 * math.ceil(0.75 * image_size / 4)
+        return cls(width_mult=width_mult, resolutions=tuple(range(low, image_size + 1, 4)))
+
+    @classmethod
+    def for_images(cls, image_size: int, width_mult: float | None = None) -> SupernetConfig:
+        """The preset for images of ``image_size`` px: :meth:`large` from :data:`LARGE_IMAGES` px, else :meth:`small`
+        (default widths 1.0 and 0.5)."""
+        if image_size >= LARGE_IMAGES:
+            return cls.large(image_size, width_mult or 1.0)
+        return cls.small(max(image_size, 16), width_mult or 0.5)
 
     @classmethod
     def small(cls, image_size: int = 32, width_mult: float = 0.5) -> SupernetConfig:

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from nsganet.data.dataset import ImageDataset
 from nsganet.errors import NsganetError
 from nsganet.robustness import DEFAULT_EPS
 from nsganet.robustness.corruptions import check_severity, corrupt, corruption_names
 from nsganet.robustness.fgsm import Normalized, check_eps, fgsm_accuracy, robustness_area
+from nsganet.train.loop import Precision
+from nsganet.utils.device import resolve_device
 from nsganet.utils.seeds import derived_seed
 
 logger = logging.getLogger(__name__)
@@ -96,23 +97,29 @@ class EvaluationReport:
 
 
 @torch.no_grad()
-def _count_correct(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> int:
+def _count_correct(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, precision: Precision) -> int:
+    device = next(net.parameters()).device
     correct = 0
     for start in range(0, len(x), batch_size):
-        logits = net(x[start:start + batch_size])
-        correct += int((logits.argmax(dim=1) == y[start:start + batch_size]).sum())
+        with precision.autocast():
+            logits = net(x[start:start + batch_size].to(device, non_blocking=True))
+        correct += int((logits.argmax(dim=1).cpu() == y[start:start + batch_size]).sum())
     return correct
 
 
-def evaluate_network(model: nn.Module, dataset: ImageDataset, mean: Sequence[float], std: Sequence[float],
+def evaluate_network(model: nn.Module, dataset: Any, mean: Sequence[float], std: Sequence[float],
                      corruptions: str | Sequence[str] | None = "all", severities: Sequence[int] = (1, 2, 3, 4, 5),
                      eps: Sequence[float] = DEFAULT_EPS, batch_size: int = 256, seed: int = 0,
-                     progress: Callable[[str], None] | None = None) -> EvaluationReport:
-    """Clean, corrupted and FGSM accuracy of ``model`` on ``dataset`` (uint8 images, normalised by mean/std).
+                     progress: Callable[[str], None] | None = None, device: str = "cpu",
+                     amp: str = "off") -> EvaluationReport:
+    """Clean, corrupted and FGSM accuracy of ``model`` on ``dataset`` (normalised by mean/std).
 
-    ``corruptions`` is ``"all"`` (those that apply to the channel count),
-    ``"none"``/None, or names; ``eps`` may be empty (no attack).
-    ``progress`` receives a line after each measurement.
+    The dataset may be held in memory or streamed from files (read
+    :data:`CHUNK` images at a time). ``corruptions`` is ``"all"`` (those that
+    apply to the channel count), ``"none"``/None, or names; ``eps`` may be
+    empty (no attack). The network runs on ``device`` (``auto``, ``cpu``,
+    ``cuda``, ``cuda:N``) in the precision of ``amp``; corruptions are made
+    on the CPU. ``progress`` receives a line after each measurement.
     """
     names = corruption_names(dataset.channels, corruptions)
     severities = sorted({check_severity(s) for s in severities})
@@ -126,13 +133,19 @@ def evaluate_network(model: nn.Module, dataset: ImageDataset, mean: Sequence[flo
     say = progress or (lambda line: logger.info("%s", line))
     started = time.perf_counter()
     was_training = model.training
-    net = Normalized(model, mean, std).eval()
+    target = resolve_device(device)
+    precision = Precision(amp, target)
+    net = Normalized(model, mean, std).to(target).eval()
     labels = dataset.labels
+
+    def chunks() -> Iterator[tuple[int, torch.Tensor]]:
+        for chunk, start in enumerate(range(0, len(dataset), CHUNK)):
+            yield chunk, dataset.read(slice(start, start + CHUNK)).to(torch.float32) / 255.0
+
     try:
         correct = 0
-        for start in range(0, len(dataset), CHUNK):
-            x = dataset.images[start:start + CHUNK].to(torch.float32) / 255.0
-            correct += _count_correct(net, x, labels[start:start + CHUNK], batch_size)
+        for chunk, x in chunks():
+            correct += _count_correct(net, x, labels[chunk * CHUNK:(chunk + 1) * CHUNK], batch_size, precision)
         report = EvaluationReport(dataset.name, len(dataset), dataset.num_classes, 100.0 * correct / len(dataset),
                                   seed=seed)
         say(f"clean: {report.clean_accuracy:.2f} %")
@@ -140,16 +153,16 @@ def evaluate_network(model: nn.Module, dataset: ImageDataset, mean: Sequence[flo
             report.corruptions[name] = {}
             for severity in severities:
                 correct = 0
-                for chunk, start in enumerate(range(0, len(dataset), CHUNK)):
-                    x = dataset.images[start:start + CHUNK].to(torch.float32) / 255.0
+                for chunk, x in chunks():
                     generator = torch.Generator().manual_seed(derived_seed(seed, name, severity, chunk))
                     x = corrupt(x, name, severity, generator)
-                    correct += _count_correct(net, x, labels[start:start + CHUNK], batch_size)
+                    correct += _count_correct(net, x, labels[chunk * CHUNK:(chunk + 1) * CHUNK], batch_size,
+                                              precision)
                 report.corruptions[name][severity] = 100.0 * correct / len(dataset)
             say(f"{name}: " + " ".join(f"{a:.1f}" for a in report.corruptions[name].values()))
         if eps:
             report.fgsm_eps = eps
-            report.fgsm_accuracy = fgsm_accuracy(model, dataset.images, labels, eps, mean, std, batch_size)
+            report.fgsm_accuracy = fgsm_accuracy(model, dataset, labels, eps, mean, std, batch_size, precision)
             say("fgsm: " + " ".join(f"{e:g}:{a:.1f}" for e, a in zip(eps, report.fgsm_accuracy)))
     finally:
         model.train(was_training)

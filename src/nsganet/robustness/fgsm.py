@@ -20,9 +20,11 @@ strengths, ``0, 0.01, 0.03, 0.05, 0.07, 0.1, 0.15``, are the default.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -85,28 +87,36 @@ def _correct(net: nn.Module, x: torch.Tensor, labels: torch.Tensor) -> int:
     return int((net(x).argmax(dim=1) == labels).sum())
 
 
-def fgsm_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps_list: Sequence[float],
-                  mean: Sequence[float], std: Sequence[float], batch_size: int = 256) -> list[float]:
+def fgsm_accuracy(model: nn.Module, images: Any, labels: torch.Tensor, eps_list: Sequence[float],
+                  mean: Sequence[float], std: Sequence[float], batch_size: int = 256,
+                  precision: Any = None) -> list[float]:
     """Top-1 accuracy (percent) on FGSM images of each strength in ``eps_list``; ``eps`` 0 is clean accuracy.
 
-    ``images`` are float in [0, 1] (N x C x H x W) or uint8 (0..255, scaled here).
+    ``images`` are float in [0, 1] (N x C x H x W) or uint8 (0..255, scaled
+    here), or a dataset, read batch by batch (it may stream from files). The
+    attack runs where the model is, its forward passes in the autocast of
+    ``precision`` (a :class:`nsganet.train.loop.Precision`; default full).
     """
     eps_list = check_eps(eps_list)
     if batch_size < 1:
         raise NsganetError(f"batch size must be at least 1, got {batch_size}")
     if len(images) != len(labels) or len(images) == 0:
         raise NsganetError(f"FGSM needs images with one label each, got {len(images)} images, {len(labels)} labels")
-    net = Normalized(model, mean, std).eval()
+    device = next(model.parameters()).device
+    net = Normalized(model, mean, std).to(device).eval()
     was_training = model.training
     correct = [0] * len(eps_list)
+    autocast = precision.autocast if precision is not None else contextlib.nullcontext
     try:
         for start in range(0, len(images), batch_size):
-            x = _pixels(images[start:start + batch_size])
-            y = labels[start:start + batch_size]
-            sign = gradient_sign(net, x, y, mean, std) if any(e > 0 for e in eps_list) else None
-            for i, eps in enumerate(eps_list):
-                adversarial = x if eps == 0 or sign is None else (x + eps * sign).clamp_(0.0, 1.0)
-                correct[i] += _correct(net, adversarial, y)
+            x = _pixels(images[start:start + batch_size] if isinstance(images, torch.Tensor) else
+                        images.read(slice(start, start + batch_size))).to(device)
+            y = labels[start:start + batch_size].to(device)
+            with autocast():
+                sign = gradient_sign(net, x, y, mean, std) if any(e > 0 for e in eps_list) else None
+                for i, eps in enumerate(eps_list):
+                    adversarial = x if eps == 0 or sign is None else (x + eps * sign).clamp_(0.0, 1.0)
+                    correct[i] += _correct(net, adversarial, y)
     finally:
         model.train(was_training)
     return [100.0 * c / len(images) for c in correct]
@@ -147,7 +157,7 @@ def robustness_area(eps: Sequence[float], acc: Sequence[float], chance: float = 
     return 100.0 * area / ((points[-1][0] - points[0][0]) * (100.0 - chance))
 
 
-def fgsm_robustness(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, num_classes: int,
+def fgsm_robustness(model: nn.Module, images: Any, labels: torch.Tensor, num_classes: int,
                     eps: Sequence[float], mean: Sequence[float], std: Sequence[float],
                     batch_size: int = 256) -> float:
     """The normalised FGSM area (0..100) of ``model`` on ``images``, chance being ``100 / num_classes``."""

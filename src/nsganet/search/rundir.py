@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nsganet.config import SearchConfig, dump_config, load_config
+from nsganet.config import SearchConfig, default_values, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.moo.front import front_of
 from nsganet.search.store import Evaluation, RunStore
@@ -43,7 +43,13 @@ def search_split(config: SearchConfig) -> tuple[Any, Any, Any]:
     from nsganet.data import search_split as split
 
     return split(config.dataset_name, config.data, config.image_size, config.valid_fraction, config.vld_size,
-                 config.seed)
+                 config.seed, mode=config.data_mode, official_valid=config.official_valid)
+
+
+def network_options(config: SearchConfig, space: Any, trains: bool) -> dict[str, Any]:
+    """The build options of a run's networks: the proxy's width and depth, then the configured ``build_options``."""
+    return {**space.proxy_options(config.channels, config.layers, use_defaults=trains),
+            **space.check_build_options(config.build_options)}
 
 
 class RunDirectory:
@@ -115,6 +121,8 @@ class RunDirectory:
             raise NsganetError(f"cannot write to run directory {out}: {exc.strerror or exc}") from None
         store = RunStore(self.store_path)
         recorded = store.get_meta("config")
+        if recorded is not None:  # keys added to the config since the run was recorded keep their defaults
+            recorded = {**{k: v for k, v in default_values().items() if k in config}, **recorded}
         if recorded is None:
             store.set_meta("config", config)
             dump_config(config, self.config_path)

@@ -126,6 +126,24 @@ class SearchSpace(ABC):
               in_channels: int = 3, **options: Any) -> nn.Module:
         """The ``torch.nn.Module`` of a genome."""
 
+    def check_build_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` when each names a keyword of :meth:`build` other than the network's shape; else an error.
+
+        The values are checked when a network is built.
+        """
+        import inspect
+
+        from nsganet.errors import ConfigError
+
+        shape = ("genome", "num_classes", "input_size", "in_channels")
+        known = [name for name, p in inspect.signature(self.build).parameters.items()
+                 if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in shape]
+        for name in options:
+            if name not in known:
+                raise ConfigError(f"{self.name} networks have no build option {name!r}; they take "
+                                  f"{', '.join(known) or 'none'}")
+        return dict(options)
+
     @property
     def options(self) -> dict[str, Any]:
         """The keyword arguments this space was made with (plain values): ``get_space(name, **options)`` rebuilds it."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from nsganet.errors import InvalidArchitecture
+from nsganet.errors import ConfigError, InvalidArchitecture
 from nsganet.spaces.base import SPACES, DrawableSpace, Encoding
 
 #: The twelve operations in ascending order of complexity (mirrors nsganet.nn.micro_ops.OPERATIONS,
@@ -17,6 +17,8 @@ OPERATIONS = ("identity", "max_pool_3x3", "avg_pool_3x3", "squeeze_excitation", 
               "dil_conv_3x3", "dil_conv_5x5", "sep_conv_3x3", "sep_conv_5x5", "sep_conv_7x7", "conv_7x1_1x7")
 _OP_INDEX = {name: i for i, name in enumerate(OPERATIONS)}
 NODES = 5
+#: The stems a micro network may start with (mirrors nsganet.nn.micro.STEMS, torch-free here).
+STEMS = ("cifar", "imagenet")
 BLOCKS = ("normal", "reduce")
 _BRANCH = re.compile(r"^([a-z0-9_]+)\((h-2|h-1|n\d+)\)$")
 
@@ -140,16 +142,22 @@ class MicroSpace(DrawableSpace):
     # -- network ---------------------------------------------------------------------------
     def build(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32, in_channels: int = 3,
               channels: int = 16, channel_increment: int = 4, layers: int = 2, auxiliary: bool = False,
-              stem_multiplier: int = 3, **options: Any) -> Any:
-        """The NSGANetV1 network: ``layers`` Normal cells per stage, ``channels`` growing by ``channel_increment``."""
+              stem_multiplier: int = 3, stem: str = "cifar", **options: Any) -> Any:
+        """The NSGANetV1 network: ``layers`` Normal cells per stage, ``channels`` growing by ``channel_increment``.
+
+        ``stem`` is ``cifar`` (full resolution) or ``imagenet`` (V1's ImageNet
+        mobile setting: two stride-2 stems; see :class:`nsganet.nn.micro.MicroNetwork`).
+        """
         if options:
             raise TypeError(f"micro build got unknown options: {', '.join(options)}")
+        if stem not in STEMS:
+            raise ConfigError(f"micro stem must be one of {', '.join(STEMS)}, got {stem!r}")
         from nsganet.nn.micro import MicroNetwork, NodeSpec
 
         cells = {block: [NodeSpec(*node) for node in nodes] for block, nodes in self.cells(genome).items()}
         return MicroNetwork(cells["normal"], cells["reduce"], num_classes=num_classes, in_channels=in_channels,
                             channels=channels, channel_increment=channel_increment, layers=layers,
-                            auxiliary=auxiliary, stem_multiplier=stem_multiplier)
+                            auxiliary=auxiliary, stem_multiplier=stem_multiplier, stem=stem)
 
     # -- analysis --------------------------------------------------------------------------
     def operations(self, genome: np.ndarray) -> list[str]:

@@ -251,8 +251,9 @@ class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
 
     # -- weight sharing (SupernetSpace) ------------------------------------------------------
     def for_images(self, image_size: int, width_mult: float | None = None) -> MobileNetV3Space:
-        """The small preset for ``image_size`` px (at least 16: tiny images are upsampled in the network)."""
-        return MobileNetV3Space(SupernetConfig.small(max(image_size, 16), width_mult=width_mult or 0.5))
+        """The preset for ``image_size`` px: OFA's ImageNet layout from 128 px, else the small one (at least
+        16 px: tiny images are upsampled in the network); see :meth:`SupernetConfig.for_images`."""
+        return MobileNetV3Space(SupernetConfig.for_images(image_size, width_mult))
 
     def new_supernet(self, num_classes: int, in_channels: int) -> nn.Module:
         from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet

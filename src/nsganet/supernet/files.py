@@ -20,11 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from nsganet.data import Augmentation, BatchLoader, ImageDataset, channel_stats
+from nsganet.data import Augmentation, channel_stats, make_loader
 from nsganet.errors import NsganetError
 from nsganet.spaces import SPACES, SupernetSpace, get_space
 from nsganet.supernet.training import SUPERNET_FILE, SupernetTrainSettings, train_supernet
 from nsganet.train.checkpoint import TrainingListener, load_checkpoint
+from nsganet.train.distributed import Distributed
+from nsganet.utils.device import resolve_device
 from nsganet.utils.files import atomic_save
 from nsganet.utils.seeds import derived_seed
 
@@ -154,9 +156,10 @@ def load_initial_supernet(path: str | Path) -> TrainedSupernet:
                        "supernet checkpoint")
 
 
-def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTrainSettings, space: SupernetSpace,
+def fit_supernet(train_set: Any, out: str | Path, settings: SupernetTrainSettings, space: SupernetSpace,
                  init: str | Path | None = None, seed: int = 0, resume: bool = True, progress: bool = True,
-                 listeners: list[TrainingListener] | None = None) -> TrainedSupernet:
+                 listeners: list[TrainingListener] | None = None, device: str = "auto",
+                 data_workers: int | None = None) -> TrainedSupernet:
     """Train a supernet of ``space`` on ``train_set`` (or fine-tune the one in ``init``) into ``out/supernet.pt``.
 
     Without ``init`` a new supernet of ``space``'s shape is trained from
@@ -165,9 +168,15 @@ def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTra
     :meth:`SupernetSpace.prepare_transfer` (for MobileNetV3 a new classifier
     when the number of classes differs and the expanded channels sorted by
     importance, as OFA does): the NSGANetV2 recipe for a new dataset.
+    Training runs on ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``);
+    under ``torchrun`` on every process of the launch, rank 0 writing the
+    files. Streamed images are decoded at the largest subnet's resolution.
     """
+    distributed = Distributed.from_environment(resolve_device(device))
+    target = distributed.device(resolve_device(device))
+    distributed.check_batch(settings.batch_size)
     mean, std = channel_stats(train_set)
-    classes, channels, size = train_set.num_classes, int(train_set.images.shape[1]), int(train_set.images.shape[-1])
+    classes, channels, size = train_set.num_classes, train_set.channels, train_set.image_size
     if init is not None:
         start = load_initial_supernet(init)
         if start.in_channels != channels:
@@ -182,14 +191,22 @@ def fit_supernet(train_set: ImageDataset, out: str | Path, settings: SupernetTra
                               init=None if init is None else str(init))
     augmentation = Augmentation(crop_padding=settings.crop_padding or max(1, size // 8), flip=train_set.flip)
 
-    def loader_for_epoch(epoch: int, run_seed: int) -> BatchLoader:
-        return BatchLoader(train_set, settings.batch_size, mean, std, shuffle=True, augmentation=augmentation,
-                           seed=derived_seed(run_seed, "data", epoch),
-                           drop_last=len(train_set) > settings.batch_size)
+    resolution = space.input_resolution(space.largest(), size)
+
+    def loader_for_epoch(epoch: int, run_seed: int) -> Any:
+        return make_loader(train_set, settings.batch_size, mean, std, shuffle=True, augmentation=augmentation,
+                           seed=derived_seed(run_seed, "data", epoch), drop_last=len(train_set) > settings.batch_size,
+                           resolution=resolution, workers=data_workers, pin_memory=target.type == "cuda",
+                           shard=(distributed.rank, distributed.world_size))
 
     out = Path(out)
     train_supernet(module, space, loader_for_epoch, settings, out, seed=seed, meta=trained.describe(),
-                   resume=resume, progress=progress, listeners=listeners)
-    trained.path = trained.save(out / SUPERNET_FILE)
+                   resume=resume, progress=progress, listeners=listeners, device=target, distributed=distributed)
+    module.cpu()
+    if distributed.is_main:
+        trained.path = trained.save(out / SUPERNET_FILE)
+    else:
+        trained.path = out / SUPERNET_FILE
+    distributed.barrier()
     module.eval()
     return trained

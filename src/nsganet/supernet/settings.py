@@ -6,6 +6,7 @@ import dataclasses
 
 from nsganet.errors import NsganetError
 from nsganet.utils.checks import NONNEGATIVE_INT
+from nsganet.utils.device import AMP_MODES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +24,10 @@ class SupernetTrainSettings:
     kd_temperature: float = 1.0
     grad_clip: float | None = 5.0
     crop_padding: int | None = None
+    amp: str = "auto"  # mixed precision (nsganet.utils.device.AMP_MODES): off on the CPU unless asked for
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.n_random < 0 or self.lr <= 0:
             raise NsganetError("supernet training needs epochs >= 1, batch_size >= 1, n_random >= 0 and lr > 0")
+        if self.amp not in AMP_MODES:
+            raise NsganetError(f"amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")

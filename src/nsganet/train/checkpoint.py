@@ -87,18 +87,20 @@ class Checkpointed:
     """An output folder of a training run that checkpoints every epoch and resumes exactly.
 
     ``kind`` tags the checkpoint (``format``) and ``what`` names the run in
-    messages. ``settings`` and ``meta`` (plain values) must equal the
-    checkpoint's to resume. With ``resume`` an existing checkpoint is
+    messages. A process that does not ``writes`` (a rank other than 0 of a
+    multi-process run) reads the checkpoint to resume but never writes it.
+    ``settings`` and ``meta`` (plain values) must equal the checkpoint's to
+    resume. With ``resume`` an existing checkpoint is
     continued; without one that is an error unless ``missing_ok``. Without
     ``resume`` an existing checkpoint is an error.
     """
 
     def __init__(self, out: str | Path, kind: str, what: str, settings: Mapping[str, Any],
                  meta: Mapping[str, Any], *, resume: bool, missing_ok: bool = False,
-                 listeners: Iterable[TrainingListener] = ()) -> None:
+                 listeners: Iterable[TrainingListener] = (), writes: bool = True) -> None:
         self.out, self.kind, self.what = Path(out), kind, what
         self.settings, self.meta = dict(settings), dict(meta)
-        self.listeners = list(listeners)
+        self.listeners, self.writes = list(listeners), writes
         self.total_steps = self.done_steps = 0
         try:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -147,8 +149,9 @@ class Checkpointed:
     def end_epoch(self, epoch: int, state: Mapping[str, Any], history: Mapping[str, list[float]],
                   summary: Mapping[str, str] | None = None) -> None:
         """Checkpoint ``state`` after epoch ``epoch`` (1-based), then tell the listeners."""
-        atomic_save({"format": self.kind, "version": 1, "epoch": epoch, "settings": self.settings,
-                     "meta": self.meta, "history": dict(history), **state}, self.path)
+        if self.writes:
+            atomic_save({"format": self.kind, "version": 1, "epoch": epoch, "settings": self.settings,
+                         "meta": self.meta, "history": dict(history), **state}, self.path)
         for listener in self.listeners:
             listener.on_epoch(self, epoch, history, summary or {})
 

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nsganet.utils.device import amp_dtype
+
 logger = logging.getLogger(__name__)
 
 #: steps between divergence checks (one read-back of the running loss sum from the device)
@@ -66,6 +68,7 @@ class TrainSettings:
     aux_weight: float = 0.4
     drop_path: float = 0.0
     channels_last: bool = True
+    amp: str = "auto"  # mixed precision (nsganet.utils.device.AMP_MODES): off on the CPU unless asked for
 
 
 @dataclass
@@ -116,6 +119,56 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
     return F.kl_div(F.log_softmax(student / temperature, dim=1), soft, reduction="batchmean") * temperature ** 2
 
 
+class Precision:
+    """The numeric precision of a run: autocast to ``dtype`` (None: full precision) and, for fp16, loss scaling.
+
+    Made from a mixed-precision mode (``auto``, ``off``, ``bf16``, ``fp16``; see
+    :data:`nsganet.utils.device.AMP_MODES`) and the device it runs on.
+    """
+
+    def __init__(self, mode: str = "off", device: torch.device | str = "cpu") -> None:
+        self.device_type = torch.device(device).type
+        self.dtype = amp_dtype(mode, device)
+        self.scaler = torch.amp.GradScaler(self.device_type) if self.dtype == torch.float16 else None
+
+    def autocast(self) -> Any:
+        """The context a forward pass runs in."""
+        return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.dtype is not None)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Gradients of ``loss`` (scaled where fp16 needs it; several may accumulate before a step)."""
+        (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
+                       grad_clip: float | None) -> None:
+        """Clip the (unscaled) gradients and step the optimiser."""
+        if self.scaler is not None and grad_clip:
+            self.scaler.unscale_(optimizer)
+        if grad_clip:
+            nn.utils.clip_grad_norm_(params, grad_clip)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[torch.Tensor],
+             grad_clip: float | None) -> None:
+        """Backward, gradient clipping and the optimiser step."""
+        self.backward(loss)
+        self.optimizer_step(optimizer, params, grad_clip)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scaler.state_dict() if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.scaler is not None and state:
+            self.scaler.load_state_dict(state)
+
+
+FULL_PRECISION = Precision()
+
+
 def sized(loader: Iterable) -> int:
     """``len(loader)``, or 0 for an iterable without a length."""
     try:
@@ -128,13 +181,14 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
                 optimizer: torch.optim.Optimizer, loss_fn: LossFn, *, base_lr: float, step: int, total_steps: int,
                 grad_clip: float | None = None, device: torch.device | str = "cpu", channels_last: bool = True,
                 after_step: Callable[[], Any] | None = None, on_step: StepFn | None = None,
-                epoch: int = 0) -> EpochStats:
+                epoch: int = 0, precision: Precision = FULL_PRECISION) -> EpochStats:
     """One epoch over ``batches``: per-step cosine learning rate, backward, clipping, SGD step, ``after_step``.
 
     ``step`` is the global step the epoch starts at and ``total_steps`` the
     length of the whole schedule. Loss and correct predictions are summed on
     the device; the only read-backs are the periodic divergence checks and
-    the epoch's totals. ``on_step`` hears of every step (progress).
+    the epoch's totals. ``on_step`` hears of every step (progress);
+    ``precision`` runs the forward pass in mixed precision.
     """
     device = torch.device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -150,12 +204,10 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
             group["lr"] = lr
         x = x.to(device, non_blocking=True, memory_format=memory_format)
         y = y.to(device, non_blocking=True)
-        loss, logits = loss_fn(x, y)
+        with precision.autocast():
+            loss, logits = loss_fn(x, y)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip:
-            nn.utils.clip_grad_norm_(params, grad_clip)
-        optimizer.step()
+        precision.step(loss, optimizer, params, grad_clip)
         if after_step is not None:
             after_step()
         with torch.no_grad():
@@ -193,6 +245,7 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
     def loss_fn(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return classification_loss(model(x), y, criterion, settings.aux_weight)
 
+    precision = Precision(settings.amp, device)
     history = TrainHistory()
     step = 0
     for epoch in range(settings.epochs):
@@ -200,7 +253,7 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
             model.drop_path_prob = settings.drop_path * epoch / settings.epochs
         stats = train_epoch(model, loader, optimizer, loss_fn, base_lr=settings.lr, step=step, total_steps=total,
                             grad_clip=settings.grad_clip, device=device, channels_last=settings.channels_last,
-                            epoch=epoch)
+                            epoch=epoch, precision=precision)
         step += stats.steps
         history.losses.append(stats.loss)
         history.seconds.append(stats.seconds)
@@ -210,17 +263,27 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
-             device: torch.device | str = "cpu", channels_last: bool = True) -> float:
-    """Top-1 accuracy of ``model`` on ``loader``, in percent."""
+def correct_count(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                  device: torch.device | str = "cpu", channels_last: bool = True,
+                  amp: str = "off") -> tuple[int, int]:
+    """(correct top-1 predictions, images) of ``model`` on ``loader`` (``amp``: precision of the forward pass)."""
     device = torch.device(device)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     total = 0
+    precision = Precision(amp, device)
     for x, y in loader:
-        logits = model(x.to(device, memory_format=memory_format))
-        correct += (logits.argmax(dim=1) == y.to(device)).sum()
+        with precision.autocast():
+            logits = model(x.to(device, non_blocking=True, memory_format=memory_format))
+        correct += (logits.argmax(dim=1) == y.to(device, non_blocking=True)).sum()
         total += len(y)
-    return 100.0 * int(correct) / max(total, 1)
+    return int(correct), total
+
+
+def accuracy(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+             device: torch.device | str = "cpu", channels_last: bool = True, amp: str = "off") -> float:
+    """Top-1 accuracy of ``model`` on ``loader``, in percent (``amp``: mixed-precision mode of the forward pass)."""
+    correct, total = correct_count(model, loader, device, channels_last, amp)
+    return 100.0 * correct / max(total, 1)

@@ -32,6 +32,13 @@ interrupted run resumes from its last checkpoint and ends with bit-identical
 weights (on the CPU; GPU kernels may not be deterministic), because every
 epoch's data order, augmentation and dropout draws come from seeds derived
 from (seed, epoch).
+
+The data may be held in memory or streamed from image files (see
+:func:`nsganet.data.make_loader`); the forward pass runs in the precision of
+``settings.amp``. Under ``torchrun`` every process trains its share of each
+batch in a ``DistributedDataParallel`` network (see
+:mod:`nsganet.train.distributed`), validation is split over the processes,
+and rank 0 alone writes files.
 """
 
 from __future__ import annotations
@@ -48,12 +55,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from nsganet.data import BatchLoader, ImageDataset, channel_stats, split_train_valid
+from nsganet.data import channel_stats, make_loader, split_train_valid
 from nsganet.errors import NsganetError
 from nsganet.train.checkpoint import Checkpointed, ProgressBar, TrainingListener, load_checkpoint
 from nsganet.train.curves import CURVE_COLUMNS, CurvesWriter
+from nsganet.train.distributed import Distributed
 from nsganet.train.ema import ModelEMA
-from nsganet.train.loop import accuracy, classification_loss, cosine_lr, distillation_loss, train_epoch
+from nsganet.train.loop import Precision, classification_loss, correct_count, cosine_lr, distillation_loss, train_epoch
 from nsganet.train.settings import RetrainSettings
 from nsganet.utils.files import atomic_save
 from nsganet.utils.seeds import derived_seed
@@ -65,8 +73,7 @@ CHECKPOINT_FORMAT = "nsganet-retrain"
 _VALID_BATCH = 256
 
 
-def split_for(settings: RetrainSettings, train_set: ImageDataset,
-              seed: int = 0) -> tuple[ImageDataset, ImageDataset | None]:
+def split_for(settings: RetrainSettings, train_set: Any, seed: int = 0) -> tuple[Any, Any | None]:
     """(training part, validation part) of the training data; no validation part when valid_fraction is 0."""
     if settings.valid_fraction == 0:
         return train_set, None
@@ -108,12 +115,13 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
-def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | None, settings: RetrainSettings,
+def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: RetrainSettings,
         out: str | Path, *, mean: list[float] | None = None, std: list[float] | None = None, seed: int = 0,
         teacher: nn.Module | None = None, meta: dict[str, Any] | None = None, resume: bool = False,
         progress: bool = True, device: torch.device | str | None = None,
         on_epoch: Callable[[int, RetrainResult], None] | None = None,
-        listeners: list[TrainingListener] | None = None) -> RetrainResult:
+        listeners: list[TrainingListener] | None = None, data_workers: int | None = None,
+        distributed: Distributed | None = None) -> RetrainResult:
     """Train ``model`` in place with the recipe of ``settings``, checkpointing every epoch into ``out``.
 
     ``mean``/``std`` normalise the images (default: the training part's
@@ -124,14 +132,19 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
     ``out`` is an error, and so is ``resume`` without one. ``on_epoch(epoch,
     result)`` is called after each epoch's checkpoint is written;
     ``listeners`` hear the run's progress besides the progress bar
-    (``progress``) and the curves writer. ``device`` defaults to the CPU.
+    (``progress``) and the curves writer. ``device`` defaults to the CPU;
+    ``data_workers`` decode streamed images. With ``distributed`` (a
+    ``torchrun`` launch) each process trains its share of every batch and
+    only rank 0 writes files or reports progress.
     """
     out = Path(out)
+    distributed = distributed or Distributed()
+    distributed.check_batch(settings.batch_size)
     if settings.distill > 0 and teacher is None:
         raise NsganetError("distillation (distill > 0) needs a teacher network")
     if valid_set is not None and valid_set.num_classes != train_set.num_classes:
         raise NsganetError("the training and validation data have different classes")
-    device = torch.device(device or "cpu")
+    device = distributed.device(torch.device(device or "cpu"))
     if mean is None or std is None:
         mean, std = channel_stats(train_set)
     mean, std = [float(m) for m in mean], [float(s) for s in std]
@@ -151,12 +164,15 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
 
     augmentation = settings.augmentation(train_set)
     drop_last = len(train_set) > settings.batch_size
+    shard, pin = (distributed.rank, distributed.world_size), device.type == "cuda"
 
-    def loader_for(epoch: int) -> BatchLoader:
-        return BatchLoader(train_set, settings.batch_size, mean, std, shuffle=True, augmentation=augmentation,
-                           seed=derived_seed(seed, "data", epoch), drop_last=drop_last, channels_last=True)
+    def loader_for(epoch: int) -> Any:
+        return make_loader(train_set, settings.batch_size, mean, std, shuffle=True, augmentation=augmentation,
+                           seed=derived_seed(seed, "data", epoch), drop_last=drop_last, channels_last=True,
+                           workers=data_workers, pin_memory=pin, shard=shard)
 
-    valid_loader = (BatchLoader(valid_set, _VALID_BATCH, mean, std, shuffle=False, channels_last=True)
+    valid_loader = (make_loader(valid_set, _VALID_BATCH, mean, std, shuffle=False, channels_last=True,
+                                workers=data_workers, pin_memory=pin, shard=shard)
                     if valid_set is not None else None)
     steps_per_epoch = len(loader_for(0))
     total_steps = settings.epochs * steps_per_epoch
@@ -164,23 +180,28 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
     meta_record = {**(meta or {}), "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                    "train_images": len(train_set), "valid_images": len(valid_set) if valid_set is not None else 0,
                    "mean": mean, "std": std, "seed": int(seed), "teacher": teacher is not None}
+    main = distributed.is_main
+    writers = [*([ProgressBar("train")] if progress else []), CurvesWriter(out, type(model).__name__),
+               *(listeners or [])]
     run = Checkpointed(out, CHECKPOINT_FORMAT, "re-training", dataclasses.asdict(settings), meta_record,
-                       resume=resume, listeners=[*([ProgressBar("train")] if progress else []),
-                                                 CurvesWriter(out, type(model).__name__), *(listeners or [])])
+                       resume=resume, writes=main, listeners=writers if main else [])
+    precision = Precision(settings.amp, device)
     history, best_accuracy, best_epoch = _empty_history(), -1.0, 0
     if run.state is not None:
         state = run.state
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        precision.load_state_dict(state.get("scaler") or {})
         if ema is not None:
             ema.load_state_dict(state["ema"], state["ema_updates"])
         history = {k: list(v) for k, v in state["history"].items()}
         best_accuracy, best_epoch = float(state["best_accuracy"]), int(state["best_epoch"])
 
     criterion = nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
+    network = distributed.wrap(model, device)  # what trains: the model itself, or its DDP wrapper
 
     def loss_fn(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        loss, logits = classification_loss(model(x), y, criterion, settings.aux_weight)
+        loss, logits = classification_loss(network(x), y, criterion, settings.aux_weight)
         if teacher is not None and settings.distill > 0:
             with torch.no_grad():
                 soft = teacher(x)
@@ -200,14 +221,26 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
             if has_drop_path:
                 model.drop_path_prob = settings.drop_path * epoch / settings.epochs
             step = epoch * steps_per_epoch
-            stats = train_epoch(model, loader_for(epoch), optimizer, loss_fn, base_lr=settings.lr, step=step,
+            stats = train_epoch(network, loader_for(epoch), optimizer, loss_fn, base_lr=settings.lr, step=step,
                                 total_steps=total_steps, grad_clip=settings.grad_clip, device=device,
-                                after_step=ema.update if ema is not None else None, on_step=run.step, epoch=epoch)
-            valid_acc = accuracy(validated, valid_loader, device) if valid_loader is not None else math.nan
+                                after_step=ema.update if ema is not None else None, on_step=run.step, epoch=epoch,
+                                precision=precision)
+            if distributed.active:  # the epoch's loss, accuracy and images over all processes' shares
+                loss_sum, correct_sum, images = distributed.sum(stats.loss * stats.images,
+                                                                stats.accuracy * stats.images, stats.images)
+                stats = dataclasses.replace(stats, loss=loss_sum / max(images, 1),
+                                            accuracy=correct_sum / max(images, 1), images=int(images))
+            distributed.broadcast_buffers(model, *([ema.module] if ema is not None else []))
+            valid_acc = math.nan
+            if valid_loader is not None:
+                correct, total = distributed.sum(*correct_count(validated, valid_loader, device, amp=settings.amp))
+                valid_acc = 100.0 * correct / max(total, 1)
             if valid_loader is None or valid_acc > best_accuracy:
                 best_accuracy, best_epoch = (valid_acc if valid_loader is not None else -1.0), epoch + 1
-                atomic_save(_cpu_state(validated), out / BEST_FILE)
-            atomic_save(_cpu_state(validated), out / LAST_FILE)
+                if main:
+                    atomic_save(_cpu_state(validated), out / BEST_FILE)
+            if main:
+                atomic_save(_cpu_state(validated), out / LAST_FILE)
             row = {"epoch": epoch + 1, "lr": cosine_lr(settings.lr, step, total_steps), "train_loss": stats.loss,
                    "train_acc": stats.accuracy, "valid_acc": valid_acc, "images_per_s": stats.images_per_second,
                    "train_seconds": stats.seconds, "seconds": time.perf_counter() - started}
@@ -217,6 +250,7 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
             run.end_epoch(epoch + 1, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                       "ema": ema.state_dict() if ema is not None else None,
                                       "ema_updates": ema.updates if ema is not None else 0,
+                                      "scaler": precision.state_dict(),
                                       "best_accuracy": best_accuracy, "best_epoch": best_epoch},
                           history, {"loss": f"{stats.loss:.3f}", "valid": valid_text})
             logger.info("epoch %d/%d: lr %.4g, loss %.4f, train acc %.2f%%, valid acc %s, %.0f images/s",
@@ -227,6 +261,7 @@ def fit(model: nn.Module, train_set: ImageDataset, valid_set: ImageDataset | Non
                 on_epoch(epoch + 1, result)
     finally:
         run.end(history)
+    distributed.barrier()  # rank 0 has written best.pt
     result.best_state = load_checkpoint(out / BEST_FILE)
     result.best_accuracy = best_accuracy if valid_loader is not None else None
     result.best_epoch = best_epoch

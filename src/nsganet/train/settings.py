@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from nsganet.errors import NsganetError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from nsganet.data import Augmentation, ImageDataset
+    from nsganet.data import Augmentation
 
 #: learning rate and EMA decay of fine-tuning inherited weights
 FINETUNE_LR, FINETUNE_EMA = 0.005, 0.9998
@@ -36,6 +36,7 @@ class RetrainSettings:
     distill: float = 0.0
     temperature: float = 1.0
     valid_fraction: float = 0.2
+    amp: str = "auto"  # mixed precision (nsganet.utils.device.AMP_MODES): bf16/fp16 on GPUs, off on CPUs
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> NsganetError:
@@ -65,6 +66,10 @@ class RetrainSettings:
             raise bad("ema_decay", "in (0, 1) (or None: no EMA)")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
             raise bad("temperature", "a positive number")
+        from nsganet.utils.device import AMP_MODES
+
+        if self.amp not in AMP_MODES:
+            raise bad("amp", f"one of {', '.join(AMP_MODES)}")
 
     @classmethod
     def defaults(cls, finetune: bool = False, **overrides: Any) -> RetrainSettings:
@@ -75,11 +80,11 @@ class RetrainSettings:
             raise NsganetError(f"unknown re-training setting {unknown[0]!r}")
         return cls(**{**base, **overrides})
 
-    def augmentation(self, dataset: ImageDataset) -> Augmentation:
+    def augmentation(self, dataset: Any) -> Augmentation:
         """Crop, flip (where the data allows) and cutout, sized for the dataset's images."""
         from nsganet.data import Augmentation
 
-        side = dataset.images.shape[-1]
+        side = dataset.image_size
         padding = self.crop_padding if self.crop_padding is not None else max(1, side // 8)
         cut = self.cutout if self.cutout is not None else side // 2
         return Augmentation(crop_padding=padding, flip=dataset.flip, cutout=cut)

@@ -1,8 +1,9 @@
-"""Which devices this process computes on and may hand out to workers."""
+"""Which devices this process computes on and may hand out to workers, and in what precision."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,3 +36,57 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
             break
         ids.append(entry)
     return ids
+
+
+#: What ``--device`` takes besides ``cuda:N``: the GPU when there is one, the CPU, the first visible GPU.
+DEVICES = ("auto", "cpu", "cuda")
+#: Mixed-precision modes: ``auto`` (on a GPU: bf16 where it is supported, else fp16 with loss scaling; on the
+#: CPU: off), ``off``, ``bf16`` (CPU or GPU), ``fp16`` (GPU only).
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+_CUDA_INDEX = re.compile(r"cuda:\d+")
+
+
+def check_device(spec: str) -> str:
+    """``spec`` when it names a device nsganet can use (``auto``, ``cpu``, ``cuda``, ``cuda:N``); else an error."""
+    from nsganet.errors import ConfigError
+
+    if not isinstance(spec, str) or (spec not in DEVICES and not _CUDA_INDEX.fullmatch(spec)):
+        raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {spec!r}")
+    return spec
+
+
+def resolve_device(spec: str | None = "auto") -> Any:
+    """The ``torch.device`` of a ``--device`` value; a GPU that is not there is a one-line error."""
+    import torch
+
+    from nsganet.errors import NsganetError
+
+    spec = check_device(spec or "auto")
+    if spec == "auto":
+        return default_device()
+    if spec == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise NsganetError(f"--device {spec}: no CUDA GPU is visible to this process")
+    device = torch.device(spec)
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise NsganetError(f"--device {spec}: this process sees {torch.cuda.device_count()} GPU(s)")
+    return device
+
+
+def amp_dtype(mode: str, device: Any) -> Any:
+    """The autocast dtype of mixed-precision ``mode`` on ``device`` (None: full precision)."""
+    import torch
+
+    from nsganet.errors import ConfigError
+
+    if mode not in AMP_MODES:
+        raise ConfigError(f"amp must be one of {', '.join(AMP_MODES)}, got {mode!r}")
+    cuda = torch.device(device).type == "cuda"
+    if mode == "off" or (mode == "auto" and not cuda):
+        return None
+    if mode == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if mode == "fp16" and not cuda:
+        raise ConfigError("fp16 mixed precision needs a CUDA device; use --amp bf16 on the CPU")
+    return torch.bfloat16 if mode == "bf16" else torch.float16
