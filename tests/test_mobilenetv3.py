@@ -38,7 +38,7 @@ def supernet():
 def test_encoding_has_the_46_variables_of_nsganetv2():
     enc = SPACE.encoding
     assert enc.n_var == 46 and get_space("mobilenetv3").encoding.n_var == 46
-    assert enc.upper.tolist() == [2, 2, 2, 2, 2, 2, 2, 2, 2] * 5 + [16]
+    assert enc.upper.tolist() == [2, 2, 2, 2, 2, 2, 2, 2, 2] * 5 + [32]  # resolutions 128..256 in steps of 4
     assert len(enc.units) == 5 * 5 + 1 and len(enc.blocks) == 6
     assert enc.units[:5] == ((0,), (1, 5), (2, 6), (3, 7), (4, 8)) and enc.units[-1] == (45,)
     assert enc.blocks[0] == (0, 1, 2, 3, 4) and enc.blocks[-1] == (25,)
@@ -54,7 +54,7 @@ def test_genomes_round_trip_through_strings():
         back = SPACE.from_string(text)
         assert back.dtype == np.int64 and np.array_equal(back, SPACE.encoding.canonical(genome))
         assert SPACE.to_string(back) == text
-    assert SPACE.to_string(SPACE.smallest()) == "r192" + " | k3e3 k3e3" * 5
+    assert SPACE.to_string(SPACE.smallest()) == "r128" + " | k3e3 k3e3" * 5
     assert SPACE.to_string(SPACE.largest()) == "r256" + " | k7e6 k7e6 k7e6 k7e6" * 5
 
 
@@ -108,7 +108,7 @@ def test_malformed_strings_raise_one_line_errors(text, fragment):
 def test_non_strings_and_bad_genomes_are_rejected():
     with pytest.raises(InvalidArchitecture, match="must be a string"):
         SPACE.from_string(["r224"])
-    for genome in ([0] * 45, [0] * 45 + [17], [3] + [0] * 45, [0.5] * 46):
+    for genome in ([0] * 45, [0] * 45 + [33], [3] + [0] * 45, [0.5] * 46):
         with pytest.raises(InvalidArchitecture):
             SPACE.to_string(np.array(genome))
 

@@ -1,16 +1,14 @@
 """Loading once-for-all (OFA) MobileNetV3 weights: key mapping, errors, and equality with OFA's own network.
 
-The equality test needs the ``ofa`` package (``pip install --no-deps ofa``, plus
-``torchvision`` which its utilities import) and is skipped without it.
+The equality test needs OFA's own code, the ``ofa`` package (``make setup``
+installs it without its dependencies), and is skipped without it.
 """
 
-import importlib.util
-import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import randomise
+from conftest import import_ofa, randomise
 
 from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3_shape import SupernetConfig
@@ -22,6 +20,7 @@ from nsganet.nn.ofa_weights import (
     ofa_key,
     to_ofa_state_dict,
 )
+from nsganet.spaces.mobilenetv3 import MobileNetV3Space
 
 SMALL = SupernetConfig.small(32)
 
@@ -111,39 +110,9 @@ def test_checkpoints_of_other_architectures_give_one_line_errors(tmp_path):
 
 # -- equality with OFA's own network (optional) -------------------------------------------------
 
-_TORCHVISION_STUBS: list = []
-
-
-def _import_ofa():
-    """``OFAMobileNetV3``, or skip when the ``ofa`` package is not installed.
-
-    ofa's utilities import torchvision, whose compiled operators may fail to
-    load against this torch build (its Python code then fails registering fake
-    kernels for ``torchvision::nms``); defining those two schemas first lets
-    the import succeed (no detection operator is used).
-    """
-    if importlib.util.find_spec("ofa") is None:
-        pytest.skip("the optional 'ofa' package is not installed (pip install --no-deps ofa torchvision)")
-    if importlib.util.find_spec("torchvision") is None:
-        pytest.skip("ofa's utilities import torchvision, which is not installed")
-    try:
-        import torchvision
-    except RuntimeError:
-        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-            del sys.modules[name]
-        stubs = torch.library.Library("torchvision", "DEF")
-        stubs.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        stubs.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        _TORCHVISION_STUBS.append(stubs)  # the schemas live as long as the Library object
-        import torchvision  # noqa: F401
-    from ofa.imagenet_classification.elastic_nn.networks import OFAMobileNetV3
-
-    return OFAMobileNetV3
-
-
 @pytest.mark.parametrize("width_mult", [1.0, 1.2])
 def test_ofa_networks_and_ours_compute_the_same(width_mult):
-    OFAMobileNetV3 = _import_ofa()
+    OFAMobileNetV3 = import_ofa().OFAMobileNetV3
     torch.manual_seed(0)
     ofa = OFAMobileNetV3(n_classes=1000, width_mult=width_mult, ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6],
                          depth_list=[2, 3, 4])
@@ -152,11 +121,11 @@ def test_ofa_networks_and_ours_compute_the_same(width_mult):
     ours = MobileNetV3Supernet(SupernetConfig.imagenet(width_mult), num_classes=1000).eval()
     report = load_ofa_state_dict(ours, ofa.state_dict())
     assert report.missing_keys == () and report.unexpected_keys == ()
-    space, rng = ours.space, np.random.default_rng(0)
+    space, rng = MobileNetV3Space(SupernetConfig.imagenet(width_mult)), np.random.default_rng(0)
     genomes = [space.largest(), space.smallest(), *space.sample(rng, 3)]
     worst = 0.0
     for genome in genomes:
-        ours.set_active(genome)
+        space.activate(ours, genome)
         arch = space.to_config(genome)
         ks, es, pos = [], [], 0
         for depth in arch["depths"]:  # OFA takes a kernel and expansion for every layer, active or not

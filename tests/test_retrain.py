@@ -18,7 +18,7 @@ import torch
 from conftest import run_cli
 
 from nsganet.cli import main
-from nsganet.data import load_dataset, split_train_valid
+from nsganet.data import load_dataset
 from nsganet.deploy.netfile import NetSpec, load_net, read_spec, write_net
 from nsganet.deploy.retrain import train_net
 from nsganet.errors import NsganetError
@@ -39,15 +39,6 @@ QUICK = {"epochs": 2, "batch_size": 64, "lr": 0.05}
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
     """Small networks: one thread is fastest, and the same thread count keeps runs bit-identical."""
-
-
-@pytest.fixture(scope="module")
-def digits():
-    """(train, valid) of 256 digits images: 192 to train on, 64 to choose the best epoch on."""
-    train, _ = load_dataset("digits")
-    generator = torch.Generator().manual_seed(0)
-    subset = train.subset(torch.sort(torch.randperm(len(train), generator=generator)[:256]).values)
-    return split_train_valid(subset, 0.25, seed=0)
 
 
 def micro_spec(**build) -> NetSpec:
@@ -363,7 +354,6 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert "do not fit" in cli_error(capsys, str(wrong), "-q")
     assert "nothing to resume" in cli_error(capsys, str(folder), "--resume", "-q")
     assert "names none" in cli_error(capsys, str(folder), "--distill", "1", "-q")
-    assert "--image-size 8" in cli_error(capsys, str(folder), "--image-size", "16", "-q")
     assert "drop_path must be in [0, 1)" in cli_error(capsys, str(folder), "--drop-path", "1.5", "-q")
     assert "cannot go with --valid-fraction" in cli_error(capsys, str(folder), "--full", "--valid-fraction", "0.1")
     assert "must differ" in cli_error(capsys, str(folder), "--out", str(folder))

@@ -24,7 +24,7 @@ from torch import nn
 from nsganet.data.readers import read_cifar10
 from nsganet.deploy import netfile
 from nsganet.errors import NsganetError
-from nsganet.supernet.files import load_initial_supernet, load_supernet
+from nsganet.supernet.files import load_supernet
 from nsganet.train.checkpoint import load_checkpoint
 
 SRC = REPO / "src" / "nsganet"
@@ -435,7 +435,6 @@ def _load_ofa(tmp_path: Path, file: Path) -> None:
 LOADERS = {
     "checkpoint.load_checkpoint": lambda tmp_path, file: load_checkpoint(file),
     "supernet.load_supernet": lambda tmp_path, file: load_supernet(file),
-    "supernet.load_initial_supernet": lambda tmp_path, file: load_initial_supernet(file),
     "train_supernet resume": _resume_supernet_training,
     "retrain.fit resume": _resume_retraining,
     "netfile.load_weights": lambda tmp_path, file: netfile.load_weights(nn.Linear(2, 2), file),
@@ -457,7 +456,7 @@ def test_every_torch_load_call_is_covered_by_a_loader_test():
     """The loaders tested below wrap every torch.load of the library: a new one must be added to LOADERS."""
     callers = sorted(f"{p.relative_to(SRC).as_posix()}:{name}" for p in _modules()
                      for name in _calls(p.read_text(encoding="utf-8"), "torch.load"))
-    assert callers == ["deploy/netfile.py:load_weights", "nn/ofa_weights.py:load_ofa_checkpoint",
+    assert callers == ["deploy/netfile.py:load_weights", "nn/ofa_weights.py:read_ofa_checkpoint",
                        "train/checkpoint.py:load_checkpoint"]
 
 

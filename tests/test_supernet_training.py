@@ -107,7 +107,7 @@ def test_unreadable_or_foreign_supernet_files_are_one_line_errors(tmp_path):
         load_supernet(bad)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(NsganetError, match="not an nsganet supernet"):
+    with pytest.raises(NsganetError, match="neither an nsganet supernet file nor a published supernet checkpoint"):
         load_supernet(foreign)
     with pytest.raises(NsganetError, match="no such checkpoint"):
         load_supernet(tmp_path / "missing.pt")
@@ -156,14 +156,14 @@ def test_cli_trains_a_supernet_and_searches_it(tmp_path):
 def test_official_ofa_checkpoints_are_accepted_as_initial_weights(tmp_path):
     from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
     from nsganet.nn.ofa_weights import to_ofa_state_dict
-    from nsganet.supernet.files import load_initial_supernet
+    from nsganet.supernet.files import load_supernet
 
     torch.manual_seed(0)
     source = MobileNetV3Supernet(SupernetConfig.imagenet(1.2), num_classes=1000)
     torch.save({"state_dict": to_ofa_state_dict(source)}, tmp_path / "ofa_mbv3_d234_e346_k357_w1.2")
-    supernet = load_initial_supernet(tmp_path / "ofa_mbv3_d234_e346_k357_w1.2")
+    supernet = load_supernet(tmp_path / "ofa_mbv3_d234_e346_k357_w1.2")
     assert supernet.space.config.width_mult == 1.2 and supernet.num_classes == 1000
     assert states_equal(supernet.module.state_dict(), source.state_dict())
     torch.save({"stem.weight": torch.zeros(3)}, tmp_path / "other.pt")
-    with pytest.raises(NsganetError, match="neither an nsganet supernet file nor an OFA"):
-        load_initial_supernet(tmp_path / "other.pt")
+    with pytest.raises(NsganetError, match="neither an nsganet supernet file nor a published supernet checkpoint"):
+        load_supernet(tmp_path / "other.pt")

@@ -170,7 +170,7 @@ def _latency_model(config: SearchConfig, objectives: list[str], strategy: Strate
 
     table = LatencyTable.load(config.lut) if config.lut is not None else None
     model = LatencyModel(backend=config.latency_backend, batch_size=config.latency_batch, table=table)
-    if table is not None and config.supernet is not None:
+    if table is not None and config.supernet is not None and not config.supernet_epochs:
         from nsganet.supernet.files import load_supernet
 
         supernet = load_supernet(config.supernet)

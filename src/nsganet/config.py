@@ -27,7 +27,7 @@ from nsganet.spaces import SPACES
 from nsganet.strategies import STRATEGIES
 from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, POSITIVE_INT, Bound, float_list
 from nsganet.utils.device import AMP_MODES, check_device
-from nsganet.utils.files import safe_name
+from nsganet.utils.files import read_text, safe_name
 
 #: Option groups of ``nsganet search`` (the first is the ungrouped one).
 GENERAL = ""
@@ -35,6 +35,8 @@ PROXY = "proxy training (the default: architectures are trained on a dataset)"
 INHERITANCE = "weight inheritance (supernet spaces, e.g. mobilenetv3: subnets of a once-for-all supernet)"
 OBJECTIVE_SETTINGS = "robustness and latency objectives (--objectives error,flops,latency,robustness)"
 TABLE = "tabular benchmark (look accuracies up instead of training)"
+#: Epochs of the supernet a search trains in its run directory when none is given (``supernet_epochs``).
+DEFAULT_SUPERNET_EPOCHS = 10
 #: The shape of the networks whose costs a table run (or a user's evaluator) measures, key by key.
 NETWORK_DEFAULTS = {"num_classes": 10, "input_size": 32, "in_channels": 3}
 
@@ -78,9 +80,10 @@ class SearchConfig:
     Architectures are scored either by a tabular benchmark (``table`` and
     ``metric``) or by training on ``dataset`` (the embedded digits by
     default): proxy training, or weight inheritance from a once-for-all
-    supernet for spaces that have one (``supernet``, or one trained for
-    ``supernet_epochs`` in the run directory; ``finetune_epochs`` fine-tune each
-    candidate first). For tabular runs ``num_classes``, ``input_size`` and
+    supernet for spaces that have one (``supernet``, an nsganet supernet file
+    or a published checkpoint, searched as it is or fine-tuned on the data for
+    ``supernet_epochs``; else one trained for ``supernet_epochs`` in the run
+    directory; ``finetune_epochs`` fine-tune each candidate first). For tabular runs ``num_classes``, ``input_size`` and
     ``in_channels`` shape the networks whose costs are measured; with a dataset
     they come from the data. ``vld_size`` images of the training data (else
     ``valid_fraction`` of them) validate, whatever the evaluator. The runtime
@@ -131,10 +134,14 @@ class SearchConfig:
     train_images: int | None = option(None, "train each proxy on a fixed subset of N search-train images",
                                       metavar="N", bound=POSITIVE_INT, group=PROXY, default_text="all")
     cutout: int = option(0, "cutout size", metavar="PX", bound=NONNEGATIVE_INT, group=PROXY, default_text="0, off")
-    supernet: str | None = option(None, "trained supernet file ('nsganet supernet train')", metavar="FILE",
-                                  group=INHERITANCE, default_text="train one in the run directory")
-    supernet_epochs: int = option(10, "epochs of the supernet trained in the run directory", metavar="N",
-                                  bound=POSITIVE_INT, group=INHERITANCE)
+    supernet: str | None = option(None, "supernet to inherit weights from: a file of 'nsganet supernet train' or "
+                                  "a published checkpoint (OFA's ofa_mbv3_d234_e346_k357_w1.0 / _w1.2)",
+                                  metavar="FILE", group=INHERITANCE, default_text="train one in the run directory")
+    supernet_epochs: int | None = option(None, "epochs of supernet training before the search: of the supernet "
+                                         "trained in the run directory, or of fine-tuning --supernet on the data "
+                                         "(0: search it as it is; NSGANetV2 fine-tuned 5 on small datasets)",
+                                         metavar="N", bound=NONNEGATIVE_INT, group=INHERITANCE,
+                                         default_text=f"{DEFAULT_SUPERNET_EPOCHS}, or 0 with --supernet")
     vld_size: int | None = option(None, "training images held out for validation, for proxy training too",
                                   metavar="N", bound=POSITIVE_INT, group=INHERITANCE,
                                   default_text="valid_fraction of them")
@@ -220,6 +227,11 @@ class SearchConfig:
             if self.table is not None:
                 raise ConfigError("--supernet scores architectures by weight inheritance; it cannot go with --table")
             self.supernet = str(Path(self.supernet).expanduser().resolve())
+        if self.supernet_epochs is None:
+            self.supernet_epochs = 0 if self.supernet is not None else DEFAULT_SUPERNET_EPOCHS
+        elif self.supernet_epochs == 0 and self.supernet is None:
+            raise ConfigError("supernet_epochs 0 searches a given --supernet as it is; without one the run trains "
+                              "its supernet: give at least 1 epoch")
 
     @property
     def uses_table(self) -> bool:
@@ -303,10 +315,7 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into a plain mapping (validated by :meth:`SearchConfig.from_dict`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    text = read_text(path, "config", ConfigError)
     try:
         values = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -101,7 +101,8 @@ class Evaluate(Command):
         p = subparsers.add_parser(
             "evaluate", help="test accuracy of an exported network, under common corruptions and FGSM attacks",
             description="Evaluate an exported network (a folder with net.json and net.pt, from 'nsganet select' or "
-                        "'nsganet train') on the TEST split of its data: clean accuracy; accuracy under common "
+                        "'nsganet train', or NSGANetV2's net.config with net.init or net.inherited) on the TEST "
+                        "split of its data: clean accuracy; accuracy under common "
                         "corruptions (noise, blur, weather, digital; CIFAR-10-C style) at severities 1-5; accuracy "
                         "under FGSM attacks of strength eps (pixel scale 0..1) and the normalised area under that "
                         "curve (NSGANetV1 supplement, Fig. 21: 100 = no accuracy lost, 0 = chance). Writes "
@@ -147,19 +148,19 @@ class Evaluate(Command):
 
         import torch
 
-        from nsganet.deploy.netfile import load_net
+        from nsganet.deploy.netfile import load_net, open_net
         from nsganet.robustness.corruptions import corruption_names
         from nsganet.robustness.evaluate import evaluate_network
         from nsganet.robustness.plots import plot_corruptions, plot_fgsm
 
         corruption_names(None, args.corruptions)  # unknown names fail before anything is loaded
         torch.manual_seed(args.seed)  # only matters for a network without weights
+        net = open_net(folder)
         spec, model = load_net(folder, weights=args.weights)
-        weights = args.weights if args.weights is not None else (
-            str(folder / WEIGHTS_FILE) if (folder / WEIGHTS_FILE).is_file() else None)
+        weights = args.weights if args.weights is not None else (str(net.weights) if net.has_weights else None)
         if args.onnx and args.weights is not None:
             raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")
-        if args.onnx and weights is None:
+        if args.onnx and (weights is None or net.weights != folder / WEIGHTS_FILE):
             raise NsganetError(f"--onnx needs trained weights in {folder / WEIGHTS_FILE} (net.onnx holds the same)")
         test, data = _test_data(spec, args)
         names = corruption_names(test.channels, args.corruptions)

@@ -1,8 +1,9 @@
-"""``nsganet lut``: build and show per-layer latency look-up tables of layer-wise spaces (mobilenetv3)."""
+"""``nsganet lut``: build, import and show per-layer latency look-up tables of layer-wise spaces (mobilenetv3)."""
 
 from __future__ import annotations
 
 import argparse
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -64,33 +65,90 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from nsganet.costs.lut_import import import_table
+
+    space, classes, channels = _shape(args)
+    table = import_table(args.files, space, classes, channels, backend=args.backend, batch_size=args.batch,
+                         device=args.device, skip_unknown=args.skip_unknown)
+    path = table.save(args.out)
+    info = table.imported
+    print(f"imported {info['entries_used']} of the {info['entries_read']} entries of {', '.join(args.files)} "
+          f"({info['format']} spelling) into {path}: {len(table.entries)} of the {info['layer_settings']} layer "
+          f"settings of the {table.space.name} space ({_describe(table.space.options)}), {classes} classes, "
+          f"{channels} channel(s)")
+    _print_coverage(table)
+    print(f"search with it: nsganet search --space {table.space.name} --strategy nsganetv2 --objectives "
+          f"error,latency,flops --lut {path} --latency-backend {table.backend} --latency-batch {table.batch_size}"
+          + (f" --supernet {args.supernet}" if args.supernet else ""))
+    return 0
+
+
+def _print_coverage(table: Any) -> None:
+    """Where an imported table predicts: its complete resolutions and what it lacks."""
+    complete = table.complete_resolutions()
+    print(f"complete at resolutions {_spans(complete) or '(none)'}"
+          + (f" of {_spans(table.resolutions)}" if complete != table.resolutions else ""))
+    if table.missing:
+        key, needed = next(iter(table.missing.items()))
+        print(f"{len(table.missing)} layer settings missing, e.g. {key!r} (needs {', '.join(map(repr, needed))}): "
+              "networks using one are not predicted")
+
+
+def _spans(values: tuple[int, ...]) -> str:
+    """Sorted integers briefly: ``128..256 (step 4)`` when evenly spaced, else listed."""
+    steps = {b - a for a, b in pairwise(values)}
+    if len(values) > 2 and len(steps) == 1:
+        return f"{values[0]}..{values[-1]} (step {steps.pop()})"
+    return ", ".join(map(str, values))
+
+
 def _show(args: argparse.Namespace) -> int:
     from nsganet.costs.lut import LatencyTable
 
     table = LatencyTable.load(args.file)
     space, device = table.space, table.device
+    arch = None
+    if args.arch:  # an architecture the table cannot predict is refused before anything is printed
+        genome = space.from_string(args.arch)
+        arch = (table.layer_latencies(genome), table.predict(genome))
     print(f"{Path(args.file)}: {len(table.entries)} layer settings of the {space.name} space "
-          f"({_describe(space.options)}; resolutions {', '.join(map(str, table.resolutions))}), "
+          f"({_describe(space.options)}; resolutions {_spans(table.resolutions)}), "
           f"{table.num_classes} classes, {table.in_channels} channel(s)")
-    print(f"measured with {table.backend}, batch {table.batch_size}, {table.threads} thread(s), {table.repeats} runs "
-          f"after {table.warmup} on {device.get('cpu', '?')} ({device.get('platform', '?')}; torch "
-          f"{device.get('torch', '?')}, onnxruntime {device.get('onnxruntime', '?')})")
-    print(f"per-call overhead {table.call_overhead_ms:.4f} ms, fitted constant overhead {table.overhead_ms:.4f} ms")
+    if table.imported:
+        info = table.imported
+        print(f"imported from {', '.join(table.imported_files())} ({info['format']} spelling): "
+              f"{info['entries_used']} of {info['entries_read']} entries used; recorded as {table.backend}, "
+              f"batch {table.batch_size}, on {device.get('cpu', 'an unrecorded device')}")
+        print("prediction: the sum of the layers' recorded means (no overhead)")
+        _print_coverage(table)
+    else:
+        print(f"measured with {table.backend}, batch {table.batch_size}, {table.threads} thread(s), {table.repeats} "
+              f"runs after {table.warmup} on {device.get('cpu', '?')} ({device.get('platform', '?')}; torch "
+              f"{device.get('torch', '?')}, onnxruntime {device.get('onnxruntime', '?')})")
+        print(f"per-call overhead {table.call_overhead_ms:.4f} ms, fitted constant overhead "
+              f"{table.overhead_ms:.4f} ms")
     for row in table.calibration:
         predicted = row["layer_sum_ms"] + table.overhead_ms
         print(f"  calibration {row['measured_ms']:8.4f} ms measured, {predicted:8.4f} predicted  {row['arch']}")
-    top = sorted(table.entries.items(), key=lambda kv: -kv[1]["median_ms"])[:5]
-    print("slowest layers (median ms):")
-    for key, entry in top:
-        print(f"  {entry['median_ms']:8.4f}  {key}")
-    lo = space.with_resolution(space.smallest(), table.resolutions[0])
-    hi = space.with_resolution(space.largest(), table.resolutions[-1])
-    print(f"predicted latency: smallest network {table.predict(lo):.4f} ms, largest {table.predict(hi):.4f} ms")
-    if args.arch:
-        genome = space.from_string(args.arch)
-        for key, ms in table.layer_latencies(genome):
-            print(f"  {ms:8.4f}  {key}")
-        print(f"{args.arch}: {table.predict(genome):.4f} ms predicted")
+    print(f"slowest layers ({table.statistic} ms):")
+    shown: set[tuple[str, ...]] = set()
+    for key, entry in sorted(table.entries.items(), key=lambda kv: -table.entry_ms(kv[1])):
+        sources = tuple(entry.get("sources", (key,)))  # an imported head is the same entries at every size
+        if sources not in shown and len(shown) < 5:
+            shown.add(sources)
+            print(f"  {table.entry_ms(entry):8.4f}  {key}")
+    complete = table.complete_resolutions()
+    if complete:
+        lo = space.with_resolution(space.smallest(), complete[0])
+        hi = space.with_resolution(space.largest(), complete[-1])
+        print(f"predicted latency: smallest network {table.predict(lo):.4f} ms, largest {table.predict(hi):.4f} ms")
+    if arch is not None:
+        layers, predicted = arch
+        for key, ms in layers:
+            sources = table.entries[key].get("sources")
+            print(f"  {ms:8.4f}  {key}" + (f"  = {' + '.join(sources)}" if sources else ""))
+        print(f"{args.arch}: {predicted:.4f} ms predicted")
     return 0
 
 
@@ -109,8 +167,9 @@ class Lut(Command):
         p = subparsers.add_parser(
             "lut", help="per-layer latency look-up tables (latency objective of layer-wise spaces)",
             description="Latency look-up tables: every distinct layer of a layer-wise space's networks (mobilenetv3) "
-                        "timed on this machine, so that a search predicts a network's latency as the sum of its layers "
-                        "(nsganet search --objectives error,latency --lut FILE).")
+                        "timed on this machine (or imported from OFA's and NSGANetV2's tables), so that a search "
+                        "predicts a network's latency as the sum of its layers (nsganet search --objectives "
+                        "error,latency --lut FILE).")
         sub = p.add_subparsers(dest="lut_command", required=True, parser_class=type(p))
         b = sub.add_parser(
             "build", help="time every layer setting of a supernet shape on this machine",
@@ -153,8 +212,45 @@ class Lut(Command):
         b.add_argument("--seed", type=nonnegative_int, default=0, metavar="N", help="random seed (default %(default)s)")
         b.add_argument("--out", metavar="FILE", default="lut.json", help="table file to write (default %(default)s)")
         b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        i = sub.add_parser(
+            "import", help="convert OFA or NSGANetV2 YAML latency tables into an nsganet table",
+            description="Import per-layer latency tables of once-for-all MobileNetV3 networks in OFA's or "
+                        "NSGANetV2's YAML format ({mean: ms, var: ...} under keys such as MBConv-input:112x112x16-"
+                        "output:56x56x24-expand:3-kernel:5-stride:2-idskip:0-se:0) for the ImageNet shape (OFA's "
+                        "w1.0 supernet, 1000 classes, RGB; --width-mult 1.2 for w1.2) or a --supernet FILE. A network "
+                        "is predicted as the sum of its layers' means; networks with a layer the files lack are "
+                        "refused, naming the entry needed. Entries of other widths, classes or resolutions are left "
+                        "out; keys of unknown layer kinds are errors (or left out with --skip-unknown).",
+            epilog="examples:\n"
+                   "  nsganet lut import data/i7-8700K_lut.yaml --device i7-8700K --out lut-i7.json\n"
+                   "  nsganet lut import data/i7-8700K_lut.yaml --width-mult 1.2 --out lut-i7-w12.json\n"
+                   "  nsganet lut import note10/160_lookup_table.yaml note10/224_lookup_table.yaml --out lut.json",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        i.set_defaults(space="mobilenetv3", preset="imagenet", image_size=None)
+        i.add_argument("files", nargs="+", metavar="FILE.yaml",
+                       help="YAML table(s) of one format (OFA's come one file per resolution)")
+        shape = i.add_mutually_exclusive_group()
+        shape.add_argument("--supernet", metavar="FILE",
+                           help="supernet file (nsganet's or OFA's checkpoint) whose shape the table is for "
+                                "(default: the imagenet preset)")
+        shape.add_argument("--width-mult", type=positive_float, metavar="W",
+                           help="width multiplier of the imagenet preset (default 1.0; OFA also has 1.2)")
+        i.add_argument("--num-classes", type=positive_int, metavar="N", help="classifier outputs (default 1000)")
+        i.add_argument("--in-channels", type=positive_int, metavar="C", help="input channels (default 3)")
+        i.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
+                       help=f"engine the table stands for (the files do not say; a search's --latency-backend must "
+                            f"match; default {BACKENDS[0]})")
+        i.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                       help="batch size the table stands for (a search's --latency-batch must match; default "
+                            "%(default)s)")
+        i.add_argument("--device", metavar="NAME", help="where the table was measured, for the record (e.g. i7-8700K)")
+        i.add_argument("--skip-unknown", action="store_true",
+                       help="leave out (with a warning) entries of layer kinds nsganet does not know instead of "
+                            "refusing the file")
+        i.add_argument("--out", metavar="FILE", default="lut.json", help="table file to write (default %(default)s)")
         s = sub.add_parser("show", help="summarise a look-up table",
-                           description="Print what a table was built for, where, and its largest entries.")
+                           description="Print what a table was built for (or imported from), where, and its largest "
+                                       "entries.")
         s.add_argument("file", metavar="FILE", help="table file")
         s.add_argument("--arch", metavar="STRING", help="also predict this architecture's latency, layer by layer")
         return p
@@ -162,4 +258,6 @@ class Lut(Command):
     def run(self, args: argparse.Namespace) -> int:
         if args.lut_command == "build":
             return _build(args)
+        if args.lut_command == "import":
+            return _import(args)
         return _show(args)

@@ -18,6 +18,13 @@ scale factor fitted on the same few networks did no better in trials: the
 error left is mostly the machine's drift between building and measuring.)
 The prediction is deterministic; measurements are not. Build a table on the
 machine, back-end, batch size and thread count the networks will run with.
+
+Tables imported from other tools (:mod:`nsganet.costs.lut_import`: OFA's and
+NSGANetV2's YAML tables) hold the mean each layer was recorded with
+(``statistic`` ``"mean"``), no overheads, and may be partial: ``missing`` maps
+each layer setting they lack to the source entries that would be needed, and a
+prediction that needs one fails naming them. They are written as version 3
+(built tables stay version 2, readable by older nsganet).
 """
 
 from __future__ import annotations
@@ -48,12 +55,16 @@ from nsganet.costs.latency import (
 )
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.spaces.base import Layer, LayerwiseSpace
-from nsganet.utils.files import atomic_write
+from nsganet.utils.files import atomic_write, read_text
 from nsganet.utils.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 FORMAT, VERSION = "nsganet-lut", 2
+#: The version of imported tables (``imported``, ``missing``, ``statistic`` "mean", unknown run settings).
+IMPORTED_VERSION = 3
+#: What a table's per-layer figure is: the median of its runs (built here) or a recorded mean (imported).
+STATISTICS = ("median", "mean")
 #: Version-1 tables predate the ``space`` key: they hold layers of the only layer-wise space of the time.
 LEGACY_SPACE = "mobilenetv3"
 #: Whole networks measured at build time to fit the constant overhead.
@@ -119,6 +130,12 @@ class LatencyTable:
     on the ``calibration`` networks (each with ``measured_ms`` and
     ``layer_sum_ms``, its prediction before ``overhead_ms``). Build with
     :func:`build_table`, read with :meth:`load`.
+
+    An imported table (:func:`nsganet.costs.lut_import.import_table`) predicts
+    with each entry's ``mean_ms`` (``statistic``), records where it came from
+    in ``imported`` (its ``threads``, ``warmup`` and ``repeats`` are unknown:
+    None) and maps each layer setting it lacks to the source entries needed
+    in ``missing``.
     """
 
     space: LayerwiseSpace
@@ -126,9 +143,9 @@ class LatencyTable:
     in_channels: int
     backend: str
     batch_size: int
-    threads: int
-    warmup: int
-    repeats: int
+    threads: int | None
+    warmup: int | None
+    repeats: int | None
     resolutions: tuple[int, ...]
     entries: dict[str, dict[str, Any]]
     call_overhead_ms: float = 0.0
@@ -136,6 +153,9 @@ class LatencyTable:
     calibration: list[dict[str, Any]] = field(default_factory=list)
     device: dict[str, Any] = field(default_factory=dict)
     source: str = "(in memory)"
+    statistic: str = "median"
+    imported: dict[str, Any] = field(default_factory=dict)
+    missing: dict[str, list[str]] = field(default_factory=dict)
 
     # -- prediction ------------------------------------------------------------------------
     def layers(self, genome: np.ndarray) -> list[Layer]:
@@ -149,14 +169,42 @@ class LatencyTable:
         return self.space.layers(genome, self.num_classes, self.in_channels)
 
     def layer_latencies(self, genome: np.ndarray) -> list[tuple[str, float]]:
-        """``(key, milliseconds)`` of each layer: its median less the per-call overhead."""
-        out = []
-        for layer in self.layers(genome):
-            entry = self.entries.get(layer.key)
-            if entry is None:
-                raise NsganetError(f"look-up table {self.source} has no entry for layer {layer.key!r}")
-            out.append((layer.key, float(entry["median_ms"]) - self.call_overhead_ms))
-        return out
+        """``(key, milliseconds)`` of each layer: its median (or imported mean) less the per-call overhead.
+
+        An architecture with layers the table lacks is refused in one line naming them (the first two) and,
+        for an imported table, the source entries that would be needed.
+        """
+        layers = self.layers(genome)
+        absent = [layer.key for layer in layers if layer.key not in self.entries]
+        if absent:
+            raise NsganetError(self.absent_message(list(dict.fromkeys(absent)), "this architecture"))
+        return [(layer.key, self.entry_ms(self.entries[layer.key]) - self.call_overhead_ms) for layer in layers]
+
+    def entry_ms(self, entry: dict[str, Any]) -> float:
+        """An entry's figure: its median (built tables) or its recorded mean (imported ones), milliseconds."""
+        return float(entry[f"{self.statistic}_ms"])
+
+    def absent_message(self, keys: list[str], what: str) -> str:
+        """One line naming layer settings the table lacks and, when imported, the source entries they need."""
+        named = []
+        for key in keys[:2]:
+            needed = self.missing.get(key)
+            named.append(f"{key!r}" + (f" (needs {', '.join(map(repr, needed[:3]))})" if needed else ""))
+        more = f" and {len(keys) - 2} more" if len(keys) > 2 else ""
+        files = self.imported_files()
+        origin = f" ({', '.join(files)} {'lack' if len(files) > 1 else 'lacks'} the entries)" if self.imported else ""
+        return (f"look-up table {self.source} has no entry for {len(keys)} layer setting(s) of {what}: "
+                f"{'; '.join(named)}{more}{origin}")
+
+    def imported_files(self) -> list[str]:
+        """The files an imported table was read from (none for a built table)."""
+        return [str(f.get("path", "?")) for f in self.imported.get("files", [])]
+
+    def complete_resolutions(self) -> tuple[int, ...]:
+        """The resolutions at which the table has every layer setting of its space."""
+        return tuple(r for r in self.resolutions
+                     if all(s.key in self.entries
+                            for s in self.space.layer_settings((r,), self.num_classes, self.in_channels)))
 
     def layer_sum(self, genome: np.ndarray) -> float:
         """Sum of an architecture's layer latencies, milliseconds (the prediction without the overheads)."""
@@ -168,7 +216,15 @@ class LatencyTable:
 
     # -- compatibility ---------------------------------------------------------------------
     def check(self, space: Any, num_classes: int, in_channels: int) -> None:
-        """Refuse (one line) a space or network shape other than the one the table was built for."""
+        """Refuse (one line) a space or network shape the table cannot predict; adopt a covered one.
+
+        A built table serves the space (options) it was built for. A space of
+        other options whose every layer setting the table holds (say another
+        resolution list of the same supernet widths) is served too: the table
+        adopts it, so that its genomes decode as that space's. An imported
+        table must hold every layer setting of the space: a search would
+        otherwise stop at the first network needing a missing one.
+        """
         if not isinstance(space, LayerwiseSpace) or space.name != self.space.name:
             raise NsganetError(f"look-up table {self.source} predicts {self.space.name} latency; the space is "
                                f"{getattr(space, 'name', space)!r} (drop --lut to measure latency instead)")
@@ -177,19 +233,37 @@ class LatencyTable:
             differences.append(f"num_classes {self.num_classes} (table) vs {num_classes}")
         if in_channels != self.in_channels:
             differences.append(f"in_channels {self.in_channels} (table) vs {in_channels}")
-        if differences:
-            raise NsganetError(f"look-up table {self.source} was built for another supernet or network shape: "
-                               f"{'; '.join(differences[:3])}; build a table for this one with "
-                               "'nsganet lut build --supernet FILE'")
+        if not differences and not self.imported:
+            return
+        if num_classes == self.num_classes and in_channels == self.in_channels:
+            settings = space.layer_settings(tuple(space.resolutions), num_classes, in_channels)
+            absent = [s.key for s in settings if s.key not in self.entries]
+            if not absent:
+                self.space, self.resolutions = space, tuple(space.resolutions)
+                return
+            if not differences or all(key in self.missing for key in absent):  # a partial table of this shape
+                raise NsganetError(f"{self.absent_message(absent, 'the space searched')}: a search would stop at "
+                                   "the first network needing one (import a table that covers the space)")
+        if self.imported:
+            raise NsganetError(f"look-up table {self.source} was imported for another supernet or network shape: "
+                               f"{'; '.join(differences[:3])}; import the table for this one with "
+                               "'nsganet lut import FILE.yaml --supernet FILE' (or --width-mult, --num-classes)")
+        raise NsganetError(f"look-up table {self.source} was built for another supernet or network shape: "
+                           f"{'; '.join(differences[:3])}; build a table for this one with "
+                           "'nsganet lut build --supernet FILE'")
 
     # -- files -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "space": self.space.name, "space_options": self.space.options,
-                "num_classes": self.num_classes, "in_channels": self.in_channels, "backend": self.backend,
-                "batch_size": self.batch_size, "threads": self.threads, "warmup": self.warmup,
-                "repeats": self.repeats, "resolutions": list(self.resolutions), "statistic": "median",
-                "call_overhead_ms": self.call_overhead_ms, "overhead_ms": self.overhead_ms,
-                "calibration": self.calibration, "device": self.device, "entries": self.entries}
+        values = {"format": FORMAT, "version": IMPORTED_VERSION if self.imported else VERSION,
+                  "space": self.space.name, "space_options": self.space.options,
+                  "num_classes": self.num_classes, "in_channels": self.in_channels, "backend": self.backend,
+                  "batch_size": self.batch_size, "threads": self.threads, "warmup": self.warmup,
+                  "repeats": self.repeats, "resolutions": list(self.resolutions), "statistic": self.statistic,
+                  "call_overhead_ms": self.call_overhead_ms, "overhead_ms": self.overhead_ms,
+                  "calibration": self.calibration, "device": self.device}
+        if self.imported:
+            values.update(imported=self.imported, missing=self.missing)
+        return {**values, "entries": self.entries}
 
     def save(self, path: str | Path) -> Path:
         """Write the table as JSON."""
@@ -207,11 +281,7 @@ class LatencyTable:
     def load(cls, path: str | Path) -> LatencyTable:
         """Read a table written by :meth:`save`; unreadable or malformed files are one-line errors."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a text file"
-            raise NsganetError(f"cannot read look-up table {path}: {reason}") from None
+        text = read_text(path, "look-up table")
         try:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -227,19 +297,25 @@ class LatencyTable:
                                "build')")
         if values.get("version") == 1 and "config" in values:  # the legacy space's shape at the top level
             values = {**values, "space": LEGACY_SPACE, "space_options": {"config": values["config"]}}
-        elif values.get("version") != VERSION:
+        elif values.get("version") not in (VERSION, IMPORTED_VERSION):
             raise NsganetError(f"look-up table {source} has version {values.get('version')!r}; this nsganet "
-                               f"reads {VERSION} and 1")
+                               f"reads {IMPORTED_VERSION}, {VERSION} and 1")
+        imported = values.get("version") == IMPORTED_VERSION
+        unknown_ok = _optional_int if imported else _int  # run settings an imported table may not know
         try:
             space = _table_space(values["space"], values["space_options"], source)
             table = cls(space=space, num_classes=_int(values["num_classes"]),
                         in_channels=_int(values["in_channels"]), backend=str(values["backend"]),
-                        batch_size=_int(values["batch_size"]), threads=_int(values["threads"]),
-                        warmup=int(values["warmup"]), repeats=_int(values["repeats"]),
+                        batch_size=_int(values["batch_size"]), threads=unknown_ok(values["threads"]),
+                        warmup=None if imported and values["warmup"] is None else int(values["warmup"]),
+                        repeats=unknown_ok(values["repeats"]),
                         resolutions=tuple(int(r) for r in values["resolutions"]),
                         entries=dict(values["entries"]), call_overhead_ms=_ms(values["call_overhead_ms"]),
                         overhead_ms=float(values["overhead_ms"]), calibration=list(values.get("calibration", [])),
-                        device=dict(values.get("device", {})), source=source)
+                        device=dict(values.get("device", {})), source=source,
+                        statistic=str(values.get("statistic", "median")),
+                        imported=dict(values["imported"]) if imported else {},
+                        missing=_missing(values["missing"]) if imported else {})
         except KeyError as exc:
             raise NsganetError(f"look-up table {source} lacks key {exc.args[0]!r}") from None
         except ConfigError as exc:
@@ -248,16 +324,23 @@ class LatencyTable:
             raise NsganetError(f"look-up table {source} is malformed: {str(exc).splitlines()[0][:200]}") from None
         if table.backend not in BACKENDS:
             raise NsganetError(f"look-up table {source} names unknown back-end {table.backend!r}")
+        if table.statistic not in STATISTICS or (table.statistic == "mean") != imported:
+            raise NsganetError(f"look-up table {source} names statistic {table.statistic!r}; a built table holds "
+                               "medians, an imported one means")
         check_resolutions(space, table.resolutions)
+        required = ("mean_ms",) if imported else ("median_ms", "mean_ms", "std_ms")
+        wanted = "mean_ms (and std_ms, when given)" if imported else "median_ms, mean_ms and std_ms"
         for key, entry in table.entries.items():
-            if not isinstance(entry, dict) or not all(_is_ms(entry.get(k)) for k in ("median_ms", "mean_ms", "std_ms")):
-                raise NsganetError(f"look-up table {source}: entry {str(key)[:60]!r} lacks non-negative "
-                                   "median_ms, mean_ms and std_ms")
+            if not isinstance(entry, dict) or not all(_is_ms(entry.get(k)) for k in required) \
+                    or (imported and "std_ms" in entry and not _is_ms(entry["std_ms"])):
+                raise NsganetError(f"look-up table {source}: entry {str(key)[:60]!r} lacks non-negative {wanted}")
+        known = table.entries.keys() | table.missing.keys() if imported else table.entries.keys()
         missing = [s.key for s in space.layer_settings(table.resolutions, table.num_classes, table.in_channels)
-                   if s.key not in table.entries]
+                   if s.key not in known]
         if missing:
+            remedy = "re-import it with 'nsganet lut import'" if imported else "rebuild it with 'nsganet lut build'"
             raise NsganetError(f"look-up table {source} lacks {len(missing)} layer setting(s), e.g. {missing[0]!r}; "
-                               "rebuild it with 'nsganet lut build'")
+                               f"{remedy}")
         return table
 
 
@@ -275,6 +358,18 @@ def _int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{value!r} is not a positive integer")
     return value
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else _int(value)
+
+
+def _missing(value: Any) -> dict[str, list[str]]:
+    """An imported table's ``missing``: layer setting key -> the source entries it would need."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, list)
+                                              and all(isinstance(x, str) for x in v) for k, v in value.items()):
+        raise ValueError("missing is not a mapping of layer settings to lists of entry names")
+    return dict(value)
 
 
 def _empty_call_ms(backend: str, batch_size: int, warmup: int, repeats: int, threads: int) -> float:

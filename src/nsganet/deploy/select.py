@@ -27,7 +27,7 @@ from nsganet.moo.selection import parse_preference, select
 from nsganet.search.objectives import get_objective
 from nsganet.search.rundir import RunDirectory, RunRecord, network_options
 from nsganet.search.store import Evaluation
-from nsganet.spaces import SearchSpace, SupernetSpace, get_space
+from nsganet.spaces import ForeignNetFiles, SearchSpace, SupernetSpace, get_space
 from nsganet.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,9 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
     (the space's proxy knobs; default: as searched), e.g. to re-train a larger
     network than the search's proxy, as NSGANetV1 did; ``build_options``
     set other options of the space's networks (e.g. ``stem="imagenet"`` for
-    micro networks), recorded in ``net.json`` for re-training.
+    micro networks), recorded in ``net.json`` for re-training. A space that
+    writes another tool's network files (``mobilenetv3``: NSGANetV2's
+    ``net.subnet``, ``net.config``, ``net.inherited``) writes them beside.
     """
     record = read_run(run_dir)
     front = record.front
@@ -147,6 +149,8 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
             model = source.subnet(space.architecture(np.asarray(evaluation.genome)))
         folder = write_net(folder_root / f"arch-{evaluation.seq:05d}", spec, model, weights=model is not None,
                            onnx=onnx)
+        if isinstance(space, ForeignNetFiles) and model is not None:  # e.g. NSGANetV2's net.subnet/.config/.inherited
+            space.write_foreign_files(folder, np.asarray(evaluation.genome), model)
         selected.append(Selected(rank, evaluation, float(score), folder))
     _write_selection_csv(folder_root, selected, record.objectives, "asf" if prefer is not None else "tradeoff")
     return selected

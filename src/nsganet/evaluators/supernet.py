@@ -140,29 +140,34 @@ class SupernetEvaluator:
 
 @EVALUATORS.register("supernet")
 def supernet_evaluator(request: EvaluatorRequest) -> SupernetEvaluator:
-    """Weight inheritance from the configured supernet file, or from one trained in ``request.work_dir`` first.
+    """Weight inheritance from the configured supernet (searched as it is, or fine-tuned on the data first), or
+    from one trained in ``request.work_dir`` first.
 
-    The supernet trained here sees only the search-train part of the data; the
-    validation subset (``vld_size`` images, or ``valid_fraction``) stays unseen.
+    The supernet trained or fine-tuned here sees only the search-train part of
+    the data; the validation subset (``vld_size`` images, or
+    ``valid_fraction``) stays unseen. Fine-tuning a given supernet is the
+    NSGANetV2 recipe for a new dataset: a new classifier when the classes
+    differ, the expanded channels sorted by importance, a few epochs of the
+    sandwich rule.
     """
     config, space = request.config, request.space
     if not isinstance(space, SupernetSpace):
         raise ConfigError(f"the {space.name} space has no supernet to inherit weights from")
     fgsm_eps = objective_eps(config.objectives, config.fgsm_eps)  # checked before a supernet is trained
     train_set, search_train, search_valid = request.split()
-    if config.supernet is not None:
+    if config.supernet is not None and not config.supernet_epochs:
         supernet = load_supernet(config.supernet)
         if supernet.num_classes != train_set.num_classes or supernet.in_channels != train_set.channels:
             raise ConfigError(f"supernet {config.supernet} is for {supernet.num_classes} classes of "
                               f"{supernet.in_channels}-channel images, the data has {train_set.num_classes} "
-                              f"classes of {train_set.channels}-channel images: fine-tune it first with "
-                              "'nsganet supernet train --init'")
+                              f"classes of {train_set.channels}-channel images: fine-tune it on the data first "
+                              "with --supernet-epochs N (NSGANetV2 used 5)")
     else:
         settings = SupernetTrainSettings(epochs=config.supernet_epochs, batch_size=max(config.batch_size, 64),
                                          amp=config.amp)
         supernet = fit_supernet(search_train, request.work_dir, settings, space.for_images(search_train.image_size),
-                                seed=config.seed, progress=request.progress, device=config.device,
-                                data_workers=config.data_workers)
+                                init=config.supernet, seed=config.seed, progress=request.progress,
+                                device=config.device, data_workers=config.data_workers)
     finetune = TrainSettings(epochs=config.finetune_epochs, lr=config.lr * 0.1, amp=config.amp) \
         if config.finetune_epochs else None
     settings = SupernetEvalSettings(finetune=finetune, batch_size=config.batch_size, fgsm_eps=fgsm_eps,

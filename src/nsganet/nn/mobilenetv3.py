@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nsganet.nn.micro import drop_path
 from nsganet.nn.mobilenetv3_shape import SupernetConfig, se_channels
 
 __all__ = ["ConvBNAct", "HSigmoid", "HSwish", "Head", "LayerSpec", "MBConv", "MobileNetV3", "global_pool",
@@ -113,7 +114,12 @@ class LayerSpec:
 
 
 class MBConv(nn.Module):
-    """Inverted bottleneck: [1x1 expand, BN, act], kxk depthwise, BN, act, [SE], 1x1 project, BN, [+ input]."""
+    """Inverted bottleneck: [1x1 expand, BN, act], kxk depthwise, BN, act, [SE], 1x1 project, BN, [+ input].
+
+    With a residual, training drops the branch of whole samples with
+    probability ``drop_prob`` (drop-path, NSGANetV2's drop-connect); 0 (the
+    default) and eval mode leave the block as it is.
+    """
 
     def __init__(self, spec: LayerSpec) -> None:
         super().__init__()
@@ -133,6 +139,7 @@ class MBConv(nn.Module):
         self.project = nn.Conv2d(mid, spec.out_channels, 1, bias=False)
         self.project_bn = nn.BatchNorm2d(spec.out_channels)
         self.residual = spec.stride == 1 and spec.in_channels == spec.out_channels
+        self.drop_prob = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.expand_act(self.expand_bn(self.expand(x))) if self.spec.expand else x
@@ -140,7 +147,11 @@ class MBConv(nn.Module):
         if self.se is not None:
             h = self.se(h)
         h = self.project_bn(self.project(h))
-        return h + x if self.residual else h
+        if not self.residual:
+            return h
+        if self.training and self.drop_prob > 0:
+            h = drop_path(h, self.drop_prob)
+        return h + x
 
 
 def first_block_spec(config: SupernetConfig) -> LayerSpec:
@@ -162,6 +173,11 @@ class MobileNetV3(nn.Module):
     :class:`MBConv` per layer spec), final 1x1 expansion (BN, h-swish), global
     average pooling, 1x1 feature-mix conv (no BN, h-swish), dropout and a linear
     classifier. The forward pass first resizes the input to ``resolution``.
+
+    ``drop_path_prob`` (0 unless set, e.g. per epoch by the re-training loop)
+    drops the residual branches of the blocks while training, block ``i`` of
+    ``n`` with rate ``drop_path_prob * i / n`` as NSGANetV2's
+    ``MobileInvertedResidualBlock``; the classifier dropout is ``dropout.p``.
     """
 
     def __init__(self, layers: Sequence[LayerSpec], resolution: int, num_classes: int = 10, in_channels: int = 3,
@@ -179,6 +195,18 @@ class MobileNetV3(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(feature_mix_channels, num_classes)
         set_bn(self, bn_momentum, bn_eps)
+        self._drop_path_prob = 0.0
+
+    @property
+    def drop_path_prob(self) -> float:
+        """The drop-path rate the blocks' rates are scaled from (block ``i`` of ``n``: ``rate * i / n``)."""
+        return self._drop_path_prob
+
+    @drop_path_prob.setter
+    def drop_path_prob(self, value: float) -> None:
+        self._drop_path_prob = float(value)
+        for i, block in enumerate(self.blocks):
+            block.drop_prob = self._drop_path_prob * i / len(self.blocks)
 
     @classmethod
     def from_config(cls, config: SupernetConfig, arch: Mapping[str, Any], num_classes: int = 10,

@@ -41,6 +41,9 @@ def se_channels(channels: int) -> int:
 
 #: Images of this many px or more get OFA's ImageNet layout (stem stride 2); smaller ones the small preset.
 LARGE_IMAGES = 128
+#: Every input resolution of OFA's ImageNet space: OFA trains its supernet on 128..224 px and NSGANetV2 searches
+#: it at 192..256 px, both in steps of 4.
+OFA_RESOLUTIONS = tuple(range(128, 257, 4))
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class SupernetConfig:
     stage_se: tuple[bool, ...] = (False, True, False, True, True)
     final_expand_channels: int = 960
     feature_mix_channels: int = 1280
-    resolutions: tuple[int, ...] = tuple(range(192, 257, 4))
+    resolutions: tuple[int, ...] = OFA_RESOLUTIONS
     kernel_sizes: tuple[int, ...] = (3, 5, 7)
     expand_ratios: tuple[float, ...] = (3, 4, 6)
     depths: tuple[int, ...] = (2, 3, 4)
@@ -97,7 +100,7 @@ class SupernetConfig:
     # -- presets ---------------------------------------------------------------------------
     @classmethod
     def imagenet(cls, width_mult: float = 1.0) -> SupernetConfig:
-        """OFA's ImageNet supernet (``ofa_mbv3_d234_e346_k357_w{width_mult}``), resolutions 192..256 step 4."""
+        """OFA's ImageNet supernet (``ofa_mbv3_d234_e346_k357_w{width_mult}``), resolutions 128..256 step 4."""
         return cls(width_mult=width_mult)
 
     @classmethod
@@ -105,7 +108,7 @@ class SupernetConfig:
         """OFA's ImageNet layout (stem stride 2, 32x downsampling) for images of ``image_size`` px (128 or more).
 
         Resolutions run from three quarters of ``image_size`` up to it in steps
-        of 4 (168..224 for 224 px images; OFA's ImageNet supernet spans 192..256),
+        of 4 (168..224 for 224 px images; OFA's ImageNet supernet spans 128..256),
         so every subnet computes at or below the resolution the data are held at.
         """
         if image_size < LARGE_IMAGES:

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 
 from nsganet.errors import NsganetError, torch_load_problem
+from nsganet.nn.mobilenetv3_shape import OFA_RESOLUTIONS, SupernetConfig, middle_channels
 from nsganet.nn.mobilenetv3_supernet import MobileNetV3Supernet
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CheckpointError", "LoadReport", "load_ofa_checkpoint",
-           "load_ofa_state_dict", "ofa_key", "to_ofa_state_dict"]
+           "load_ofa_state_dict", "ofa_key", "ofa_supernet_config", "read_ofa_checkpoint", "to_ofa_state_dict"]
 
 
 class CheckpointError(NsganetError):
@@ -153,9 +154,8 @@ def load_ofa_state_dict(supernet: MobileNetV3Supernet, state_dict: Mapping[str, 
     return LoadReport(tuple(missing), tuple(unexpected))
 
 
-def load_ofa_checkpoint(supernet: MobileNetV3Supernet, path: str | Path, strict: bool = True,
-                        skip_classifier: bool = False) -> LoadReport:
-    """Load an OFA checkpoint file (a state dict, possibly under ``"state_dict"``) into ``supernet``.
+def read_ofa_checkpoint(path: str | Path) -> Mapping[str, torch.Tensor]:
+    """The state dict of an OFA checkpoint file (a state dict, possibly under ``"state_dict"``).
 
     The file is read with ``torch.load(weights_only=True)``: tensors and plain
     containers only, never arbitrary pickled code.
@@ -169,10 +169,101 @@ def load_ofa_checkpoint(supernet: MobileNetV3Supernet, path: str | Path, strict:
         raise CheckpointError(f"cannot read OFA checkpoint {path}: {torch_load_problem(exc)}") from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
+    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: an OFA checkpoint must be a state dict mapping names to tensors")
+    return obj
+
+
+def load_ofa_checkpoint(supernet: MobileNetV3Supernet, path: str | Path, strict: bool = True,
+                        skip_classifier: bool = False) -> LoadReport:
+    """Load an OFA checkpoint file (see :func:`read_ofa_checkpoint`) into ``supernet``."""
+    state = read_ofa_checkpoint(path)
     try:
-        return load_ofa_state_dict(supernet, obj, strict=strict, skip_classifier=skip_classifier)
+        return load_ofa_state_dict(supernet, state, strict=strict, skip_classifier=skip_classifier)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+
+
+#: OFA's MobileNetV3 has five elastic stages with these strides and activations; the checkpoint does not say.
+OFA_STAGE_STRIDES = (2, 2, 2, 1, 2)
+OFA_STAGE_ACTS = ("relu", "relu", "h_swish", "h_swish", "h_swish")
+#: The choices OFA's MobileNetV3 supernets are trained with (a checkpoint holds only the largest of each).
+OFA_EXPAND_RATIOS, OFA_DEPTHS = (3, 4, 6), (2, 3, 4)
+
+
+def ofa_supernet_config(state_dict: Mapping[str, torch.Tensor]) -> tuple[SupernetConfig, int, int]:
+    """The shape of the OFA MobileNetV3 supernet a state dict holds: (config, classes, input channels).
+
+    Widths, the largest kernel, expansion and depth, the smaller kernels (the
+    kernel-transform matrices) and the stages with squeeze-and-excitation come
+    from the tensors; the stage strides and activations, the expansion and
+    depth choices below the largest and the resolutions (128..256) are OFA's.
+    OFA's own checkpoints (widths 1.0 and 1.2) give exactly
+    :meth:`SupernetConfig.imagenet`; smaller or larger ones of the same layout
+    give the supernet with their widths. Anything else is a one-line
+    :class:`CheckpointError`.
+    """
+    keys = {_normalise(k): v for k, v in state_dict.items()}
+
+    def tensor(key: str) -> torch.Tensor:
+        if key not in keys:
+            raise CheckpointError(f"not an OFA MobileNetV3 state dict: it has no {key!r} (nor its OFA variants)")
+        return keys[key]
+
+    stem_w, in_channels = tensor("first_conv.conv.weight").shape[:2]
+    first_out = tensor("blocks.0.conv.point_linear.conv.weight").shape[0]
+    blocks = 1 + max(int(k.split(".")[1]) for k in keys if k.startswith("blocks."))
+    stages = len(OFA_STAGE_STRIDES)
+    if (blocks - 1) % stages:
+        raise CheckpointError(f"not an OFA MobileNetV3 state dict: {blocks - 1} elastic layers do not make "
+                              f"{stages} stages of equal depth")
+    max_depth = (blocks - 1) // stages
+    widths, se, in_width = [], [], int(first_out)
+    kernels: set[int] = set()
+    largest_expand = 0
+    for stage in range(stages):
+        first = 1 + stage * max_depth
+        mid, cin = (int(n) for n in tensor(f"blocks.{first}.conv.inverted_bottleneck.conv.weight").shape[:2])
+        expand = next((e for e in OFA_EXPAND_RATIOS if middle_channels(cin, e) == mid), None)
+        if cin != in_width or expand is None or (largest_expand and expand != largest_expand):
+            raise CheckpointError(f"not an OFA MobileNetV3 state dict: block {first} expands {cin} to {mid} "
+                                  f"channels, which none of OFA's expansions {list(OFA_EXPAND_RATIOS)} gives")
+        largest_expand = expand
+        widths.append(int(tensor(f"blocks.{first}.conv.point_linear.conv.weight").shape[0]))
+        se.append(f"blocks.{first}.conv.depth_conv.se.fc.reduce.weight" in keys)
+        depthwise = tensor(f"blocks.{first}.conv.depth_conv.conv.weight")
+        kernels.add(int(depthwise.shape[-1]))
+        kernels.update(int(k.rsplit("to", 1)[1].split("_")[0]) for k in keys
+                       if k.startswith(f"blocks.{first}.conv.depth_conv.conv.") and k.endswith("_matrix"))
+        in_width = widths[-1]
+    if max_depth not in OFA_DEPTHS:
+        raise CheckpointError(f"not an OFA MobileNetV3 state dict: stages of {max_depth} layers, OFA's have "
+                              f"{list(OFA_DEPTHS)}")
+    final_expand = int(tensor("final_expand_layer.conv.weight").shape[0])
+    classes, feature_mix = (int(n) for n in tensor("classifier.linear.weight").shape)
+    shape = {"stem_channels": int(stem_w), "first_block_channels": int(first_out), "stage_channels": tuple(widths),
+             "stage_strides": OFA_STAGE_STRIDES, "stage_acts": OFA_STAGE_ACTS, "stage_se": tuple(se),
+             "final_expand_channels": final_expand, "feature_mix_channels": feature_mix,
+             "resolutions": OFA_RESOLUTIONS, "kernel_sizes": tuple(sorted(kernels)),
+             "expand_ratios": tuple(e for e in OFA_EXPAND_RATIOS if e <= largest_expand),
+             "depths": tuple(d for d in OFA_DEPTHS if d <= max_depth)}
+    for width in (1.0, 1.2):  # OFA's published supernets, recorded as such
+        preset = SupernetConfig.imagenet(width)
+        if (preset.stem_width, preset.first_block_width, preset.stage_widths, preset.final_expand_width,
+                preset.feature_mix_width, preset.stage_se, preset.kernel_sizes, preset.expand_ratios,
+                preset.depths) == (shape["stem_channels"], shape["first_block_channels"], shape["stage_channels"],
+                                   final_expand, feature_mix, shape["stage_se"], shape["kernel_sizes"],
+                                   shape["expand_ratios"], shape["depths"]):
+            return preset, classes, int(in_channels)
+    try:
+        config = SupernetConfig(**shape)
+    except ValueError as exc:
+        raise CheckpointError(f"not an OFA MobileNetV3 state dict: {exc}") from None
+    if (config.stem_width, config.first_block_width, config.stage_widths) != (
+            shape["stem_channels"], shape["first_block_channels"], shape["stage_channels"]):
+        raise CheckpointError(f"not an OFA MobileNetV3 state dict: widths {list(shape['stage_channels'])} are not "
+                              "multiples of 8")
+    return config, classes, int(in_channels)
 
 
 def to_ofa_state_dict(supernet: MobileNetV3Supernet) -> dict[str, torch.Tensor]:

@@ -99,10 +99,12 @@ class RunDirectory:
         return self.path / REPORT_DIR
 
     def supernet_file(self, config: SearchConfig) -> Path:
-        """The run's supernet: the configured file, or the one the search trained in :attr:`supernet_dir`."""
+        """The run's supernet: the configured file searched as it is, or the one the search trained (or
+        fine-tuned from the configured file) in :attr:`supernet_dir`."""
         from nsganet.supernet.training import SUPERNET_FILE
 
-        return Path(config.supernet) if config.supernet else self.supernet_dir / SUPERNET_FILE
+        return Path(config.supernet) if config.supernet and not config.supernet_epochs else \
+            self.supernet_dir / SUPERNET_FILE
 
     # -- the run -----------------------------------------------------------------------------
     def open_store(self, config: dict[str, Any], resume: bool) -> RunStore:

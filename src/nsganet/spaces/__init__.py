@@ -10,6 +10,8 @@ from nsganet.spaces.base import (
     Architecture,
     DrawableSpace,
     Encoding,
+    ForeignNetFiles,
+    ForeignNetwork,
     LayerwiseSpace,
     SearchSpace,
     SupernetSpace,
@@ -37,6 +39,6 @@ def get_space(name: str | SearchSpace, **options: Any) -> SearchSpace:
                           f"{(str(exc).splitlines() or [type(exc).__name__])[0][:200]}") from None
 
 
-__all__ = ["SPACES", "Architecture", "DrawableSpace", "Encoding", "LayerwiseSpace", "MacroSpace", "MicroSpace",
-           "MobileNetV3Space", "NB201Space", "SearchSpace", "SupernetSpace", "genome_values", "get_space",
-           "space_names"]
+__all__ = ["SPACES", "Architecture", "DrawableSpace", "Encoding", "ForeignNetFiles", "ForeignNetwork", "LayerwiseSpace",
+           "MacroSpace", "MicroSpace", "MobileNetV3Space", "NB201Space", "SearchSpace", "SupernetSpace",
+           "genome_values", "get_space", "space_names"]

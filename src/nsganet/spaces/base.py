@@ -149,6 +149,10 @@ class SearchSpace(ABC):
         """The keyword arguments this space was made with (plain values): ``get_space(name, **options)`` rebuilds it."""
         return {}
 
+    #: Whether the networks resize whatever they are fed to their architecture's own resolution (then any image
+    #: size suits them, and :meth:`input_resolution` says what they compute at).
+    resizes_input: ClassVar[bool] = False
+
     def input_resolution(self, genome: np.ndarray, input_size: int) -> int:
         """The side of the images a network of ``genome`` computes at when fed ``input_size`` px.
 
@@ -306,6 +310,48 @@ class SupernetSpace(SearchSpace):
         a file that looks like one does not load.
         """
         return None
+
+
+@dataclass
+class ForeignNetwork:
+    """A network read from another tool's files: its space and genome, shape, input normalisation and weights.
+
+    ``state`` is a ``state_dict`` of ``space.build(genome, ...)`` (None when
+    the files hold no weights); ``files`` names what was read (weights last).
+    """
+
+    space: SearchSpace
+    genome: np.ndarray
+    num_classes: int
+    input_size: int
+    in_channels: int
+    mean: list[float]
+    std: list[float]
+    state: dict[str, Any] | None
+    files: list[str]
+
+
+class ForeignNetFiles(SearchSpace):
+    """Capability: this space's networks are also written, and read, in another tool's network files.
+
+    ``nsganet select`` writes them beside ``net.json``; a folder holding only
+    them (:attr:`foreign_marker` present) is read as an exported network by
+    ``load_net``, ``nsganet train`` and ``nsganet evaluate``.
+    """
+
+    #: The file whose presence marks a folder as holding such files.
+    foreign_marker: ClassVar[str] = ""
+
+    @abstractmethod
+    def write_foreign_files(self, folder: Path, genome: np.ndarray, model: nn.Module,
+                            trained: bool = False) -> list[str]:
+        """Write the network of ``genome`` (``model``, with its weights: inherited, or ``trained``) into ``folder``;
+        the names written."""
+
+    @classmethod
+    @abstractmethod
+    def read_foreign_files(cls, folder: Path) -> ForeignNetwork:
+        """The network the files in ``folder`` describe; a malformed file is a one-line error naming it."""
 
 
 class Layer(Protocol):

@@ -22,7 +22,7 @@ import numpy as np
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.mobilenetv3_shape import SupernetConfig, middle_channels, plain_config, se_channels
-from nsganet.spaces.base import SPACES, Encoding, LayerwiseSpace, SupernetSpace
+from nsganet.spaces.base import SPACES, Encoding, ForeignNetFiles, ForeignNetwork, LayerwiseSpace, SupernetSpace
 from nsganet.spaces.mobilenetv3_layers import LayerSetting, network_layers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,7 +44,7 @@ class _Layout:
 
 
 @SPACES.register()
-class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
+class MobileNetV3Space(SupernetSpace, LayerwiseSpace, ForeignNetFiles):
     """NSGANetV2's once-for-all MobileNetV3 space: 46 integers for the default supernet.
 
     Genome: for each of the five stages ``[depth, kernel x 4, expansion x 4]``
@@ -245,6 +245,8 @@ class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
         return MobileNetV3.from_config(self.config, self.to_config(genome), num_classes=num_classes,
                                        in_channels=in_channels, dropout=options.get("dropout"))
 
+    resizes_input: ClassVar[bool] = True
+
     def input_resolution(self, genome: np.ndarray, input_size: int) -> int:
         """The genome's own resolution: the network resizes whatever it is fed to it."""
         return int(self.to_config(genome)["resolution"])
@@ -278,24 +280,48 @@ class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
 
     @classmethod
     def read_published(cls, path: Path) -> tuple[MobileNetV3Space, nn.Module, dict[str, Any]] | None:
-        """OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` or ``_w1.2`` ImageNet checkpoint (1000 classes, RGB)."""
-        from nsganet.errors import NsganetError
-        from nsganet.nn.ofa_weights import IMAGENET_MEAN, IMAGENET_STD, CheckpointError, load_ofa_checkpoint
+        """An OFA MobileNetV3 supernet checkpoint: the published ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2``
+        (ImageNet, 1000 classes, RGB), or one of the same layout at other widths (either key layout OFA reads).
 
-        problems = []
-        for width in (1.0, 1.2):
-            space = cls(SupernetConfig.imagenet(width))
-            supernet = space.new_supernet(1000, 3)
-            try:
-                load_ofa_checkpoint(supernet, path)
-            except CheckpointError as exc:
-                problems.append(f"w{width}: {exc}")
-                continue
-            info = {"num_classes": 1000, "in_channels": 3, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-                    "dataset": "imagenet (OFA)"}
-            return space, supernet.eval(), info
-        raise NsganetError(f"{path} is neither an nsganet supernet file nor an OFA MobileNetV3 checkpoint "
-                           f"({problems[0][:200]})")
+        Its inputs are normalised with ImageNet's statistics (their mean over
+        the channels for a one-channel supernet), as OFA trained them.
+        """
+        from nsganet.nn.ofa_weights import (
+            IMAGENET_MEAN,
+            IMAGENET_STD,
+            load_ofa_state_dict,
+            ofa_supernet_config,
+            read_ofa_checkpoint,
+        )
+
+        state = read_ofa_checkpoint(path)
+        config, num_classes, in_channels = ofa_supernet_config(state)
+        space = cls(config)
+        supernet = space.new_supernet(num_classes, in_channels)
+        load_ofa_state_dict(supernet, state)
+        mean, std = (list(IMAGENET_MEAN), list(IMAGENET_STD)) if in_channels == 3 else (
+            [sum(IMAGENET_MEAN) / 3] * in_channels, [sum(IMAGENET_STD) / 3] * in_channels)
+        info = {"num_classes": num_classes, "in_channels": in_channels, "mean": mean, "std": std,
+                "dataset": "imagenet (OFA)" if num_classes == 1000 else "OFA checkpoint"}
+        return space, supernet.eval(), info
+
+    # -- NSGANetV2's network files (ForeignNetFiles) -------------------------------------------
+    foreign_marker: ClassVar[str] = "net.config"
+
+    def write_foreign_files(self, folder: Path, genome: np.ndarray, model: nn.Module,
+                            trained: bool = False) -> list[str]:
+        """NSGANetV2's ``net.subnet``, ``net.config`` and ``net.inherited`` (``net.init`` when ``trained``; see
+        :mod:`.mobilenetv3_files`)."""
+        from nsganet.spaces.mobilenetv3_files import write_files
+
+        return write_files(self, folder, genome, model, trained)
+
+    @classmethod
+    def read_foreign_files(cls, folder: Path) -> ForeignNetwork:
+        """The network of NSGANetV2's ``net.config`` (and ``net.init`` or ``net.inherited``) in ``folder``."""
+        from nsganet.spaces.mobilenetv3_files import read_files
+
+        return read_files(cls, folder)
 
     # -- per-layer latency (LayerwiseSpace) ---------------------------------------------------
     #: ``small``: the preset a search on small images trains (10 classes of 1-channel images, as the digits);
@@ -304,12 +330,12 @@ class MobileNetV3Space(SupernetSpace, LayerwiseSpace):
 
     @classmethod
     def preset(cls, name: str, image_size: int | None = None, width_mult: float | None = None) -> MobileNetV3Space:
-        """``small`` (for ``image_size`` px, default 16; width 0.5) or ``imagenet`` (resolutions 192..256; width 1)."""
+        """``small`` (for ``image_size`` px, default 16; width 0.5) or ``imagenet`` (resolutions 128..256; width 1)."""
         from nsganet.errors import ConfigError
 
         if name == "imagenet":
             if image_size is not None:
-                raise ConfigError("--image-size shapes the small preset; the imagenet one has resolutions 192..256")
+                raise ConfigError("--image-size shapes the small preset; the imagenet one has resolutions 128..256")
             return cls(SupernetConfig.imagenet(width_mult or 1.0))
         if name == "small":
             try:

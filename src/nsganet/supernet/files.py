@@ -77,8 +77,7 @@ class TrainedSupernet:
 def _description(state: Any, path: Path) -> dict[str, Any]:
     """The description of a supernet file's contents, checked; version-1 files are read too."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise NsganetError(f"{path} is not an nsganet supernet file (train one with 'nsganet supernet train'; "
-                           "published checkpoints go to 'nsganet supernet train --init')")
+        raise NsganetError(f"{path} is not an nsganet supernet file (train one with 'nsganet supernet train')")
     if state.get("version") == 1:  # {"config": ...} of the legacy space at the top level
         state = {**state, "space": LEGACY_SPACE, "space_options": {"config": state.get("config")}}
     elif state.get("version") != VERSION:
@@ -105,40 +104,28 @@ def supernet_space(state: dict[str, Any], path: Path) -> SupernetSpace:
 
 
 def read_supernet_space(path: str | Path) -> SupernetSpace:
-    """The space of the supernet in file ``path`` (its weights are read but not built)."""
+    """The space of the supernet in file ``path``: an nsganet supernet file (its weights are read but not
+    built) or a published checkpoint (built, to learn its shape)."""
     path = Path(path)
-    return supernet_space(_description(load_checkpoint(path), path), path)
+    state = load_checkpoint(path)
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        return supernet_space(_description(state, path), path)
+    return load_supernet(path).space
 
 
 def load_supernet(path: str | Path) -> TrainedSupernet:
-    """Read a supernet file into its module (eval mode, largest subnet active) and description."""
-    path = Path(path)
-    state = _description(load_checkpoint(path), path)
-    space = supernet_space(state, path)
-    module = space.new_supernet(num_classes=state["num_classes"], in_channels=state["in_channels"])
-    try:
-        module.load_state_dict(state["state_dict"])
-    except RuntimeError as exc:
-        raise NsganetError(f"supernet file {path} does not match its own description: "
-                           f"{str(exc).splitlines()[0][:200]}") from None
-    space.activate(module, space.largest())
-    return TrainedSupernet(space, module.eval(), int(state["num_classes"]), int(state["in_channels"]),
-                           list(state["mean"]), list(state["std"]), str(state.get("dataset", "")),
-                           state.get("init"), path)
+    """Read a supernet into its module (eval mode, largest subnet active) and description.
 
-
-def load_initial_supernet(path: str | Path) -> TrainedSupernet:
-    """A supernet to start training from: an nsganet supernet file or a published checkpoint.
-
-    A published checkpoint is offered to every registered
-    :class:`~nsganet.spaces.base.SupernetSpace` (:meth:`~SupernetSpace.read_published`):
-    OFA's ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2`` ImageNet checkpoints
-    are read by the ``mobilenetv3`` space.
+    ``path`` is an nsganet supernet file, or a published checkpoint, which is
+    offered to every registered :class:`~nsganet.spaces.base.SupernetSpace`
+    (:meth:`~SupernetSpace.read_published`): OFA's
+    ``ofa_mbv3_d234_e346_k357_w1.0`` and ``_w1.2`` ImageNet checkpoints (and
+    others of their layout) are read by the ``mobilenetv3`` space.
     """
     path = Path(path)
     state = load_checkpoint(path)
     if isinstance(state, dict) and state.get("format") == FORMAT:
-        return load_supernet(path)
+        return _from_state(_description(state, path), path)
     problems = []
     for name, cls in SPACES.items():
         if not issubclass(cls, SupernetSpace):
@@ -150,10 +137,26 @@ def load_initial_supernet(path: str | Path) -> TrainedSupernet:
             continue
         if published is not None:
             space, module, info = published
-            return TrainedSupernet(space, module, int(info["num_classes"]), int(info["in_channels"]),
+            space.activate(module, space.largest())
+            return TrainedSupernet(space, module.eval(), int(info["num_classes"]), int(info["in_channels"]),
                                    list(info["mean"]), list(info["std"]), str(info.get("dataset", name)), None, path)
-    raise NsganetError(problems[0] if problems else f"{path} is not an nsganet supernet file nor a published "
-                       "supernet checkpoint")
+    raise NsganetError(f"{path} is neither an nsganet supernet file nor a published supernet checkpoint"
+                       + (f" ({problems[0].removeprefix(str(path) + ': ')})" if problems else ""))
+
+
+def _from_state(state: dict[str, Any], path: Path) -> TrainedSupernet:
+    """The supernet an nsganet supernet file's checked contents describe."""
+    space = supernet_space(state, path)
+    module = space.new_supernet(num_classes=state["num_classes"], in_channels=state["in_channels"])
+    try:
+        module.load_state_dict(state["state_dict"])
+    except RuntimeError as exc:
+        raise NsganetError(f"supernet file {path} does not match its own description: "
+                           f"{str(exc).splitlines()[0][:200]}") from None
+    space.activate(module, space.largest())
+    return TrainedSupernet(space, module.eval(), int(state["num_classes"]), int(state["in_channels"]),
+                           list(state["mean"]), list(state["std"]), str(state.get("dataset", "")),
+                           state.get("init"), path)
 
 
 def fit_supernet(train_set: Any, out: str | Path, settings: SupernetTrainSettings, space: SupernetSpace,
@@ -178,7 +181,7 @@ def fit_supernet(train_set: Any, out: str | Path, settings: SupernetTrainSetting
     mean, std = channel_stats(train_set)
     classes, channels, size = train_set.num_classes, train_set.channels, train_set.image_size
     if init is not None:
-        start = load_initial_supernet(init)
+        start = load_supernet(init)
         if start.in_channels != channels:
             raise NsganetError(f"supernet {init} takes {start.in_channels}-channel images; the data has {channels}")
         space, module = start.space, start.module

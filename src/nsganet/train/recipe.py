@@ -1,6 +1,8 @@
-"""Re-training and fine-tuning a network with the NSGANetV1 / NSGANetV2 recipe, checkpointed every epoch.
+"""Re-training and fine-tuning a network with the NSGANetV1 / NSGANetV2 recipes, checkpointed every epoch.
 
-The recipe (V1, Sec. IV-B and Table I; V2's fine-tuning from inherited weights):
+:class:`RetrainSettings` holds a recipe (:meth:`RetrainSettings.for_recipe`:
+``v1``, ``imagenet``, ``cifar``). The ``v1`` recipe (V1, Sec. IV-B and
+Table I; V2's fine-tuning from inherited weights):
 
 * SGD with momentum 0.9 and weight decay 5e-4, batch size 96, a cosine
   learning-rate schedule from ``lr`` (0.025 from scratch, 0.005 when
@@ -22,6 +24,15 @@ The recipe (V1, Sec. IV-B and Table I; V2's fine-tuning from inherited weights):
 * the best epoch is chosen on a held-out, stratified validation part of the
   *training* data (never the test split); with ``valid_fraction=0`` all
   training data is used and the best weights are the last.
+
+NSGANetV2's ``imagenet`` recipe (its README's timm command) replaces SGD and
+the cosine by RMSprop in TensorFlow's form (:mod:`nsganet.train.optim`) with
+a step decay after a warm-up, the crop by a random resized crop, adds
+RandAugment and random erasing (:mod:`nsganet.data.policies`), a classifier
+dropout and a constant, block-scaled drop-path, label smoothing, an EMA and
+distillation; its ``cifar`` recipe (``train_cifar.py``) is SGD with a per-epoch
+cosine and AutoAugment's CIFAR-10 policy before a black cutout. The settings
+say which; the loop is the same.
 
 :func:`fit` trains any ``nn.Module`` this way (the hand-designed baselines
 too). Into its output folder it writes, after every epoch, ``checkpoint.pt``
@@ -61,7 +72,8 @@ from nsganet.train.checkpoint import Checkpointed, ProgressBar, TrainingListener
 from nsganet.train.curves import CURVE_COLUMNS, CurvesWriter
 from nsganet.train.distributed import Distributed
 from nsganet.train.ema import ModelEMA
-from nsganet.train.loop import Precision, classification_loss, correct_count, cosine_lr, distillation_loss, train_epoch
+from nsganet.train.loop import Precision, classification_loss, correct_count, distillation_loss, train_epoch
+from nsganet.train.optim import FixedRate, LRSchedule, make_optimizer, set_lr
 from nsganet.train.settings import RetrainSettings
 from nsganet.utils.files import atomic_save
 from nsganet.utils.seeds import derived_seed
@@ -115,6 +127,17 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
+def set_dropout(model: nn.Module, rate: float | None) -> None:
+    """Set the model's classifier dropout (its ``dropout`` module) to ``rate``; None leaves it."""
+    if rate is None:
+        return
+    dropout = getattr(model, "dropout", None)
+    if isinstance(dropout, nn.Dropout):
+        dropout.p = rate
+    else:
+        logger.info("%s has no classifier dropout; dropout is ignored", type(model).__name__)
+
+
 def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: RetrainSettings,
         out: str | Path, *, mean: list[float] | None = None, std: list[float] | None = None, seed: int = 0,
         teacher: nn.Module | None = None, meta: dict[str, Any] | None = None, resume: bool = False,
@@ -153,16 +176,16 @@ def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: Retra
                            "images")
 
     model.to(device=device, memory_format=torch.channels_last)
+    set_dropout(model, settings.dropout)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
-                                weight_decay=settings.weight_decay, nesterov=settings.nesterov)
-    ema = ModelEMA(model, settings.ema_decay) if settings.ema_decay is not None else None
+    optimizer = make_optimizer(model, settings)
+    ema = ModelEMA(model, settings.ema_decay, warmup=settings.ema_warmup) if settings.ema_decay is not None else None
     if teacher is not None:
         teacher = teacher.to(device=device, memory_format=torch.channels_last).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
 
-    augmentation = settings.augmentation(train_set)
+    augmentation = settings.augmentation(train_set, mean=mean)
     drop_last = len(train_set) > settings.batch_size
     shard, pin = (distributed.rank, distributed.world_size), device.type == "cuda"
 
@@ -176,6 +199,7 @@ def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: Retra
                     if valid_set is not None else None)
     steps_per_epoch = len(loader_for(0))
     total_steps = settings.epochs * steps_per_epoch
+    schedule = LRSchedule.of(settings, steps_per_epoch)
 
     meta_record = {**(meta or {}), "model": type(model).__name__, "parameters": sum(p.numel() for p in params),
                    "train_images": len(train_set), "valid_images": len(valid_set) if valid_set is not None else 0,
@@ -219,9 +243,14 @@ def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: Retra
             started = time.perf_counter()
             torch.manual_seed(derived_seed(seed, "torch", epoch))  # dropout / drop-path draws of this epoch
             if has_drop_path:
-                model.drop_path_prob = settings.drop_path * epoch / settings.epochs
+                model.drop_path_prob = (settings.drop_path * epoch / settings.epochs
+                                        if settings.drop_path_schedule == "linear" else settings.drop_path)
             step = epoch * steps_per_epoch
-            stats = train_epoch(network, loader_for(epoch), optimizer, loss_fn, base_lr=settings.lr, step=step,
+            stepped: Any = optimizer  # the per-step cosine is the loop's own; other schedules set the epoch's rate
+            if not schedule.per_step:
+                set_lr(optimizer, schedule.lr(step))
+                stepped = FixedRate(optimizer)
+            stats = train_epoch(network, loader_for(epoch), stepped, loss_fn, base_lr=settings.lr, step=step,
                                 total_steps=total_steps, grad_clip=settings.grad_clip, device=device,
                                 after_step=ema.update if ema is not None else None, on_step=run.step, epoch=epoch,
                                 precision=precision)
@@ -241,7 +270,7 @@ def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: Retra
                     atomic_save(_cpu_state(validated), out / BEST_FILE)
             if main:
                 atomic_save(_cpu_state(validated), out / LAST_FILE)
-            row = {"epoch": epoch + 1, "lr": cosine_lr(settings.lr, step, total_steps), "train_loss": stats.loss,
+            row = {"epoch": epoch + 1, "lr": schedule.lr(step), "train_loss": stats.loss,
                    "train_acc": stats.accuracy, "valid_acc": valid_acc, "images_per_s": stats.images_per_second,
                    "train_seconds": stats.seconds, "seconds": time.perf_counter() - started}
             for name, value in row.items():

@@ -1,4 +1,5 @@
-"""Writing files so that a crash never leaves a partial one, and names that are safe as paths."""
+"""Writing files so that a crash never leaves a partial one, reading text files with one-line errors, and names
+that are safe as paths."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from nsganet.errors import NsganetError
 
 #: Longest name :func:`safe_name` returns (file systems allow 255 bytes).
 MAX_NAME = 200
@@ -43,6 +46,16 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     import torch
 
     return atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def read_text(path: str | Path, what: str = "", error: type[NsganetError] = NsganetError, hint: str = "") -> str:
+    """The UTF-8 text of ``path``; a missing, unreadable or binary file is one ``error`` line:
+    ``cannot read {what} {path}: {reason}{hint}``."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not a text file"
+        raise error(f"cannot read {what + ' ' if what else ''}{path}: {reason}{hint}") from None
 
 
 def safe_name(text: object, fallback: str = "unnamed") -> str:
