@@ -98,12 +98,18 @@ class Inputs:
         return self._supernet
 
 
-def write_net_json(folder: Path, changes: dict) -> Path:
-    """``folder/net.json`` of an nb201 network on the 8x8 grey digits, with ``changes`` applied."""
+def net_json_text(changes: dict) -> str:
+    """The ``net.json`` of an nb201 network on the 8x8 grey digits, with ``changes`` applied (NaN and Infinity
+    written as JSON's readers take them)."""
     spec = {"format": "nsganet-net", "version": 1, "space": "nb201", "arch": NB201_ARCH, "num_classes": 10,
             "input_size": 8, "in_channels": 1, "mean": [0.3], "std": [0.4], "build_options": {},
             "dataset": {"name": "digits", "data": None, "image_size": None}, **changes}
-    (folder / "net.json").write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    return json.dumps(spec, indent=1) + "\n"
+
+
+def write_net_json(folder: Path, changes: dict) -> Path:
+    """``folder/net.json`` of an nb201 network on the 8x8 grey digits, with ``changes`` applied."""
+    (folder / "net.json").write_text(net_json_text(changes), encoding="utf-8")
     return folder
 
 
@@ -364,7 +370,7 @@ CASES: list[Case] = [
          lambda x: _search_data("folder", write_images(x.folder("images-sizes"),
                                                        {"a": [(8, 8), (8, 8)], "b": [(8, 8), (9, 7)]})),
          "all images must have one size"),
-    Case("image size zero", lambda x: ["search", "--image-size", "0", "-q"], "'0' must be at least 1"),
+    Case("image size zero", lambda x: ["search", "--image-size", "0", "-q"], "'0' must be from 1 to 4096"),
     Case("image size not a number", lambda x: ["search", "--image-size", "large", "-q"], "'large' is not an integer"),
     Case("official validation split of a dataset without one",
          lambda x: _search_data("folder", write_images(x.folder("images-novalid"), {"a": [(8, 8)] * 2,
@@ -550,6 +556,97 @@ CASES: list[Case] = [
     Case("search with --supernet-epochs 0 and no supernet",
          lambda x: ["search", "--space", "mobilenetv3", "--strategy", "nsganetv2", "--supernet-epochs", "0", "-q"],
          "give at least 1 epoch"),
+    # -- hostile values and sizes: numbers checked where they enter, sizes bounded before anything is allocated ---
+    Case("config with a NaN learning rate",
+         lambda x: ["search", "--config", str(write_yaml(x.path("nan.yaml"), "lr: .nan\n")), "-q",
+                    "--out", str(x.path("x-nan"))], "lr must be a finite number, got nan"),
+    Case("config with an infinite learning rate",
+         lambda x: ["search", "--config", str(write_yaml(x.path("inf.yaml"), "lr: .inf\n")), "-q",
+                    "--out", str(x.path("x-inf"))], "lr must be a finite number, got inf"),
+    Case("infinite learning rate", lambda x: ["search", "--lr", "inf", "-q", "--out", str(x.path("x-lr"))],
+         "'inf' must be a finite number"),
+    Case("config nested too deeply",
+         lambda x: ["search", "--config", str(write_yaml(x.path("deep.yaml"), "budget: " + "[" * 100_000 + "\n")),
+                    "--out", str(x.path("x-deep"))],
+         "is nested too deeply"),
+    Case("strategy option of NaN", lambda x: x.table_args("-S", "mutation_prob=.nan", "--out", str(x.path("x-snan"))),
+         "nsganetv1 option mutation_prob must be a finite number, got nan"),
+    Case("network option of a billion layers",
+         lambda x: ["search", "-B", "layers=1000000000", "-q", "--out", str(x.path("x-blayers"))],
+         "micro build option layers must be from 1 to 64, got 1000000000"),
+    Case("network option of infinite channels",
+         lambda x: ["search", "-B", "channels=.inf", "-q", "--out", str(x.path("x-binf"))],
+         "micro build option channels must be a finite number, got inf"),
+    Case("network options too large for memory",
+         lambda x: ["search", "-B", "channels=4096", "-B", "layers=64", "-q", "--out", str(x.path("x-bsize"))],
+         "more than this machine's"),
+    Case("proxy depth of a billion layers", lambda x: ["search", "--layers", "1000000000", "-q",
+                                                       "--out", str(x.path("x-layers"))],
+         "'1000000000' must be from 1 to 64"),
+    Case("proxy width too large for memory",
+         lambda x: ["search", "--channels", "4096", "--layers", "64", "--budget", "2", "--pop-size", "2", "-q",
+                    "--out", str(x.path("x-width"))], "at channels 4096, layers 64 for 10 classes"),
+    Case("table run of a trillion classes", lambda x: x.table_args("--num-classes", "1000000000000"),
+         "'1000000000000' must be from 1 to 100000"),
+    Case("images resized to 5000 px", lambda x: ["search", "--image-size", "5000", "-q", "--out", str(x.path("x-px"))],
+         "'5000' must be from 1 to 4096"),
+    Case("images resized beyond memory",
+         lambda x: ["search", "--image-size", "4096", "-q", "--out", str(x.path("x-4k"))],
+         "images to 4096x4096 px takes"),
+    Case("numpy label of a trillion",
+         lambda x: _search_data("numpy", write_npz(x.path("huge-label.npz"), x_train=np.zeros((4, 8, 8), np.uint8),
+                                                   y_train=np.array([0, 1, 0, 10**12])),
+                                "--out", str(x.path("x-label"))),
+         "label 1000000000000 in"),
+    Case("Flowers-102 labels of a trillion classes",
+         lambda x: _search_data("flowers102", _flowers_with_labels(x.folder("flowers-huge"), [1, 10**12]),
+                                "--out", str(x.path("x-flowers"))),
+         "imagelabels.mat: 1,000,000,000,000 classes; nsganet takes at most 100,000"),
+    Case("net.json of a trillion classes",
+         lambda x: ["evaluate", _net_variant(x, "net-classes", {"num_classes": 10**12})],
+         "net num_classes must be from 1 to 100000, got 1000000000000"),
+    Case("net.json of a billion input channels",
+         lambda x: ["evaluate", _net_variant(x, "net-inch", {"in_channels": 10**9})],
+         "net in_channels must be from 1 to 64"),
+    Case("net.json of a billion-pixel input",
+         lambda x: ["evaluate", _net_variant(x, "net-insize", {"input_size": 10**9})],
+         "net input_size must be from 1 to 4096"),
+    Case("net.json of a negative input size",
+         lambda x: ["evaluate", _net_variant(x, "net-negsize", {"input_size": -8})],
+         "net input_size must be a positive integer, got -8"),
+    Case("net.json with a billion layers",
+         lambda x: ["evaluate", _net_variant(x, "net-layers", {"space": "micro", "arch": MICRO_ARCH,
+                                                               "build_options": {"layers": 10**9}})],
+         "micro build option layers must be from 1 to 64"),
+    Case("net.json of a network too large for memory",
+         lambda x: ["evaluate", _net_variant(x, "net-huge", {"space": "micro", "arch": MICRO_ARCH,
+                                                             "build_options": {"channels": 4096, "layers": 64}})],
+         "more than this machine's"),
+    Case("net.json recording a billion-pixel image size",
+         lambda x: ["evaluate", _net_variant(x, "net-dsize", {"dataset": {"name": "digits", "image_size": 10**9}})],
+         "net dataset image_size must be from 1 to 4096"),
+    Case("net.json nested too deeply",
+         lambda x: ["evaluate", _net_variant(x, "net-deep", text="[" * 200_000 + "]" * 200_000)],
+         "net.json is nested too deeply"),
+    Case("net.json of two megabytes",
+         lambda x: ["evaluate", _net_variant(x, "net-big", text=" " * (2 << 20) + "{}")],
+         "a network description takes at most 1,048,576"),
+    Case("net.json with a NaN mean",
+         lambda x: ["evaluate", _net_variant(x, "net-nan", text=net_json_text({"mean": [float("nan")]}))],
+         "net mean must hold finite numbers, got [nan]"),
+    Case("net.json with an infinite std",
+         lambda x: ["evaluate", _net_variant(x, "net-inf", text=net_json_text({"std": [float("inf")]}))],
+         "net std must hold finite numbers, got [inf]"),
+    Case("net.json with a std of 0", lambda x: ["evaluate", _net_variant(x, "net-std0", {"std": [0.0]})],
+         "net std must be positive"),
+    Case("evaluate --onnx with the ONNX file of a network of other classes",
+         lambda x: ["evaluate", _onnx_of_another_network(x, "onnx-classes", num_classes=5, input_size=8,
+                                                         in_channels=1), "--onnx", "--eps", "none"],
+         "net.onnx is not the network of net.json: it returns 'logits' [N, 5]"),
+    Case("evaluate --onnx with the ONNX file of a network of other images",
+         lambda x: ["evaluate", _onnx_of_another_network(x, "onnx-size", num_classes=10, input_size=16,
+                                                         in_channels=3), "--onnx", "--eps", "none"],
+         "net.onnx is not the network of net.json: it takes 'input' [N, 3, 16, 16]"),
     # -- lut -----------------------------------------------------------------------------------------------------
     Case("lut import of a layer kind nsganet does not know",
          lambda x: ["lut", "import", str(write_yaml(x.path("kind.yaml"), "Pool-input:7x7x960: {mean: 1.0}\n")),
@@ -566,6 +663,31 @@ CASES: list[Case] = [
          lambda x: ["lut", "build", "--supernet", str(x.supernet), "--image-size", "32", "-q"], "shapes a preset"),
     Case("unknown command", lambda x: ["evolve"], "invalid choice: 'evolve'"),
 ]
+
+
+def _flowers_with_labels(folder: Path, labels: list[int]) -> Path:
+    from scipy.io import savemat
+
+    (folder / "jpg").mkdir(parents=True)
+    savemat(folder / "imagelabels.mat", {"labels": np.array([labels], dtype=np.float64)})
+    return folder
+
+
+def _onnx_of_another_network(x: Inputs, name: str, **shape: int) -> str:
+    """A digits nb201 network folder with fitting weights whose net.onnx holds a network of ``shape``."""
+    import torch
+
+    from nsganet.spaces import get_space
+    from nsganet.utils.onnx import export_onnx
+
+    space = get_space("nb201")
+    options = space.proxy_options(None, None, use_defaults=True)
+    folder = write_net_json(x.folder(name), {"build_options": options})
+    save_state_dict(folder / "net.pt", "nb201", NB201_ARCH)
+    other = space.build(space.from_string(NB201_ARCH), **shape, **options)
+    export_onnx(other, folder / "net.onnx", torch.zeros(1, shape["in_channels"], shape["input_size"],
+                                                        shape["input_size"]))
+    return str(folder)
 
 
 def _file_in(folder: Path, name: str, content: bytes) -> Path:

@@ -90,33 +90,35 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
         space_obj.build(space_obj.smallest(), **build_options)
     if training:  # a device or precision this machine lacks stops the run here, not each evaluation
         amp_dtype(config.amp, resolve_device(config.device))
-    if evaluator is None:
-        if training:
-            shape_keys = [n for n in ("num_classes", "input_size", "in_channels") if getattr(config, n) is not None]
-            if shape_keys:
-                raise ConfigError(f"{shape_keys[0]} comes from the dataset when training; it applies to --table runs")
-        if inherits:  # the run directory is checked before a supernet is trained into it
-            run.open_store(recorded, resume).close()
-            resume = True
-        kind = "table" if config.uses_table else "supernet" if inherits else "proxy"
-        request = EvaluatorRequest(_evaluator_config(config, executor), space_obj, run.supernet_dir, build_options,
-                                   lambda: search_split(config), progress)
-        evaluator = evaluator_kind(kind)(request)
-        space_obj = getattr(evaluator, "space", space_obj)
-        shape = evaluator.network_shape
-    else:
+    if evaluator is not None:
         recorded[EVALUATOR_KEY] = _describe(evaluator)
-        shape = config.network_shape()
-    cost_model = CostModel(space_obj, build_options=build_options, latency=latency, **shape)
-    problem = Problem(space_obj, objectives, evaluator, cost_model)
-    writers: list[Callback] = run_writers(run, progress)
-    if plots:
-        from nsganet.report.search_plots import SearchPlots
+    if evaluator is None and training:
+        shape_keys = [n for n in ("num_classes", "input_size", "in_channels") if getattr(config, n) is not None]
+        if shape_keys:
+            raise ConfigError(f"{shape_keys[0]} comes from the dataset when training; it applies to --table runs")
+    with run.lock(recorded, resume):  # one process per run, also while a supernet is trained into it first
+        if evaluator is None:
+            if inherits:  # the run directory is checked before a supernet is trained into it
+                run.open_store(recorded, resume).close()
+                resume = True
+            kind = "table" if config.uses_table else "supernet" if inherits else "proxy"
+            request = EvaluatorRequest(_evaluator_config(config, executor), space_obj, run.supernet_dir,
+                                       build_options, lambda: search_split(config), progress)
+            evaluator = evaluator_kind(kind)(request)
+            space_obj = getattr(evaluator, "space", space_obj)
+            shape = evaluator.network_shape
+        else:
+            shape = config.network_shape()
+        cost_model = CostModel(space_obj, build_options=build_options, latency=latency, **shape)
+        problem = Problem(space_obj, objectives, evaluator, cost_model)
+        writers: list[Callback] = run_writers(run, progress)
+        if plots:
+            from nsganet.report.search_plots import SearchPlots
 
-        writers.append(SearchPlots())
-    study = Study(problem, strategy_obj, config.budget, config.seed, run.path, recorded, resume=resume,
-                  executor=executor, callbacks=[*writers, *callbacks])
-    return study.run()
+            writers.append(SearchPlots())
+        study = Study(problem, strategy_obj, config.budget, config.seed, run.path, recorded, resume=resume,
+                      executor=executor, callbacks=[*writers, *callbacks])
+        return study.run()
 
 
 def _executor_settings(config: SearchConfig, training: bool, pop_size: int) -> ExecutorSettings:

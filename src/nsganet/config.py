@@ -25,7 +25,20 @@ from nsganet.executors import EXECUTORS
 from nsganet.robustness import DEFAULT_EPS
 from nsganet.spaces import SPACES
 from nsganet.strategies import STRATEGIES
-from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, OPEN_UNIT, POSITIVE, POSITIVE_INT, Bound, float_list
+from nsganet.utils.checks import (
+    CHANNELS,
+    CLASSES,
+    IMAGE_SIZE,
+    IN_CHANNELS,
+    LAYERS,
+    NONNEGATIVE,
+    NONNEGATIVE_INT,
+    OPEN_UNIT,
+    POSITIVE,
+    POSITIVE_INT,
+    Bound,
+    float_list,
+)
 from nsganet.utils.device import AMP_MODES, check_device
 from nsganet.utils.files import read_text, safe_name
 
@@ -111,7 +124,7 @@ class SearchConfig:
                                  default_text=f"{DEFAULT_DATASET}, scikit-learn's 8x8 digits, embedded")
     data: str | None = option(None, "dataset location (a folder, or a .npz file for numpy)", metavar="DIR",
                               group=PROXY)
-    image_size: int | None = option(None, "resize images to PX x PX", metavar="PX", bound=POSITIVE_INT,
+    image_size: int | None = option(None, "resize images to PX x PX", metavar="PX", bound=IMAGE_SIZE,
                                     group=PROXY, default_text="as stored")
     data_mode: str = option("auto", "hold image files decoded in memory or stream them from disk through "
                             f"--data-workers processes; auto: in memory when they fit in {MEMORY_LIMIT / 2**30:g} GiB",
@@ -127,9 +140,9 @@ class SearchConfig:
     batch_size: int = option(32, "batch size; the V1 paper used 128", metavar="N", bound=POSITIVE_INT, group=PROXY)
     lr: float = option(0.05, "initial learning rate of the cosine schedule", metavar="LR", bound=POSITIVE,
                        group=PROXY)
-    channels: int | None = option(None, "proxy width, initial channels", metavar="C", bound=POSITIVE_INT,
+    channels: int | None = option(None, "proxy width, initial channels", metavar="C", bound=CHANNELS,
                                   group=PROXY, default_text=lambda: _proxy_defaults(0))
-    layers: int | None = option(None, "proxy depth, cells per stage", metavar="N", bound=POSITIVE_INT, group=PROXY,
+    layers: int | None = option(None, "proxy depth, cells per stage", metavar="N", bound=LAYERS, group=PROXY,
                                 default_text=lambda: _proxy_defaults(1))
     train_images: int | None = option(None, "train each proxy on a fixed subset of N search-train images",
                                       metavar="N", bound=POSITIVE_INT, group=PROXY, default_text="all")
@@ -158,13 +171,13 @@ class SearchConfig:
                              "of a layer-wise space's networks (mobilenetv3)", metavar="FILE",
                              group=OBJECTIVE_SETTINGS)
     num_classes: int | None = option(None, "classes of the networks whose flops/params are measured",
-                                     metavar="N", bound=POSITIVE_INT, group=TABLE,
+                                     metavar="N", bound=CLASSES, group=TABLE,
                                      default_text=NETWORK_DEFAULTS["num_classes"])
     input_size: int | None = option(None, "input resolution of the networks whose flops/params are measured",
-                                    metavar="PX", bound=POSITIVE_INT, group=TABLE,
+                                    metavar="PX", bound=IMAGE_SIZE, group=TABLE,
                                     default_text=NETWORK_DEFAULTS["input_size"])
     in_channels: int | None = option(None, "input channels of the networks whose flops/params are measured",
-                                     bound=POSITIVE_INT, cli=False,
+                                     bound=IN_CHANNELS, cli=False,
                                      default_text=NETWORK_DEFAULTS["in_channels"])
     device: str = option("auto", "where networks train: auto (a GPU when there is one), cpu, cuda or cuda:N",
                          metavar="DEV", runtime=True)
@@ -232,6 +245,17 @@ class SearchConfig:
         elif self.supernet_epochs == 0 and self.supernet is None:
             raise ConfigError("supernet_epochs 0 searches a given --supernet as it is; without one the run trains "
                               "its supernet: give at least 1 epoch")
+        if self.build_options and self.space in SPACES:
+            self._check_build_options()
+
+    def _check_build_options(self) -> None:
+        """Build options within their bounds, and the network a run builds first to check them (the space's
+        smallest, of the default shape) small enough for this machine's memory: refused before it is allocated."""
+        space = SPACES.get(self.space)()
+        options = {**space.proxy_options(self.channels, self.layers, use_defaults=not self.uses_table),
+                   **space.check_build_options(self.build_options)}
+        space.check_size(space.smallest(), f"the smallest {self.space} network with build options {options}",
+                         ": lower --channels, --layers or the build options", **options)
 
     @property
     def uses_table(self) -> bool:
@@ -322,6 +346,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"config {path} is not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path} is nested too deeply to be a config") from None
     if values is None:
         return {}
     if not isinstance(values, dict):

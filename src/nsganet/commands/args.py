@@ -13,7 +13,18 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
-from nsganet.utils.checks import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, POSITIVE_INT, Bound
+from nsganet.utils.checks import (
+    CHANNELS,
+    CLASSES,
+    IMAGE_SIZE,
+    IN_CHANNELS,
+    LAYERS,
+    NONNEGATIVE,
+    NONNEGATIVE_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    Bound,
+)
 
 #: Exit code of a usage error or bad input (one line on stderr).
 EXIT_USAGE = 2
@@ -22,6 +33,12 @@ positive_int = POSITIVE_INT.parse
 nonnegative_int = NONNEGATIVE_INT.parse
 positive_float = POSITIVE.parse
 nonnegative_float = NONNEGATIVE.parse
+#: Sizes of networks and images, bounded (:mod:`nsganet.utils.checks` states the bounds).
+image_size_arg = IMAGE_SIZE.parse
+num_classes_arg = CLASSES.parse
+channels_arg = CHANNELS.parse
+layers_arg = LAYERS.parse
+in_channels_arg = IN_CHANNELS.parse
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -106,7 +123,7 @@ def add_data_arguments(parser: Any, default: str | None = None,
     parser.add_argument("--dataset", type=one_of(dataset_names), default=default, metavar="NAME",
                         help=f"dataset format, 'nsganet list' shows them (default {default_text})")
     parser.add_argument("--data", metavar="DIR", help="dataset location (a folder, or a .npz file for numpy)")
-    parser.add_argument("--image-size", type=positive_int, metavar="PX", help="resize images to PX x PX")
+    parser.add_argument("--image-size", type=image_size_arg, metavar="PX", help="resize images to PX x PX")
     _config_option(parser, "data_mode")
     _config_option(parser, "data_workers")
 

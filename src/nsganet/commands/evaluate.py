@@ -37,14 +37,12 @@ def _test_data(spec: Any, args: argparse.Namespace) -> tuple[Any, dict[str, Any]
     return test, {**record, "split": "test", "images": len(test)}
 
 
-def _onnx_check(folder: Path, test: Any, spec: Any, model: Any, batch_size: int) -> dict[str, Any]:
-    """Clean accuracy of NET/net.onnx under ONNX Runtime, and how often it agrees with the PyTorch network."""
-    import numpy as np
-    import torch
+def _onnx_session(folder: Path, spec: Any) -> tuple[Path, Any]:
+    """NET/net.onnx and an ONNX Runtime session of it, refused unless it takes and returns what the network does."""
+    from nsganet.deploy.netfile import ONNX_FILE
+    from nsganet.utils.onnx import io_mismatch
 
-    from nsganet.robustness.fgsm import Normalized
-
-    path = folder / "net.onnx"
+    path = folder / ONNX_FILE
     if not path.is_file():
         raise NsganetError(f"{path} is missing; export it again (nsganet select) or leave out --onnx")
     try:
@@ -53,12 +51,27 @@ def _onnx_check(folder: Path, test: Any, spec: Any, model: Any, batch_size: int)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
         raise NsganetError(f"cannot load {path} with ONNX Runtime: {str(exc).splitlines()[0][:200]}") from None
+    mismatch = io_mismatch(session, (spec.in_channels, spec.input_size, spec.input_size), spec.num_classes)
+    if mismatch:
+        raise NsganetError(f"{path} is not the network of net.json: {mismatch}; export it again (nsganet select, "
+                           "nsganet train) or leave out --onnx")
+    return path, session
+
+
+def _onnx_check(path: Path, session: Any, test: Any, spec: Any, model: Any, batch_size: int) -> dict[str, Any]:
+    """Clean accuracy of NET/net.onnx under ONNX Runtime, and how often it agrees with the PyTorch network."""
+    import numpy as np
+    import torch
+
+    from nsganet.robustness.fgsm import Normalized
+    from nsganet.utils.onnx import INPUT_NAME
+
     net = Normalized(model.cpu(), spec.mean, spec.std).eval()  # ONNX Runtime runs on the CPU here
     correct = agree = 0
     for start in range(0, len(test), batch_size):
         x = test.read(slice(start, start + batch_size)).to(torch.float32) / 255.0
         normalised = ((x - net.mean) / net.std).numpy()
-        onnx_pred = np.asarray(session.run(None, {"input": normalised})[0]).argmax(axis=1)
+        onnx_pred = np.asarray(session.run(None, {INPUT_NAME: normalised})[0]).argmax(axis=1)
         with torch.no_grad():
             torch_pred = net(x).argmax(dim=1).numpy()
         correct += int((onnx_pred == test.labels[start:start + batch_size].numpy()).sum())
@@ -162,6 +175,7 @@ class Evaluate(Command):
             raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")
         if args.onnx and (weights is None or net.weights != folder / WEIGHTS_FILE):
             raise NsganetError(f"--onnx needs trained weights in {folder / WEIGHTS_FILE} (net.onnx holds the same)")
+        onnx = _onnx_session(folder, spec) if args.onnx else None  # a file of another network fails here, first
         test, data = _test_data(spec, args)
         names = corruption_names(test.channels, args.corruptions)
         eps = list(DEFAULT_EPS) if args.eps is None else args.eps
@@ -182,8 +196,8 @@ class Evaluate(Command):
                                   device=args.device, amp=args.amp)
         result: dict[str, Any] = {"net": str(folder), "space": spec.space, "arch": spec.arch, "weights": weights,
                                   "data": data, **report.to_dict()}
-        if args.onnx:
-            result["onnx"] = _onnx_check(folder, test, spec, model, args.batch_size)
+        if onnx is not None:
+            result["onnx"] = _onnx_check(*onnx, test, spec, model, args.batch_size)
         atomic_write(out / "evaluation.json", json.dumps(result, indent=1) + "\n")
         title = f"{folder.name}: {spec.space} on {data['name']} test"
         if report.corruptions:

@@ -7,7 +7,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from nsganet.commands.args import int_list, nonnegative_int, positive_float, positive_int
+from nsganet.commands.args import (
+    image_size_arg,
+    in_channels_arg,
+    int_list,
+    nonnegative_int,
+    num_classes_arg,
+    positive_float,
+    positive_int,
+)
 from nsganet.commands.base import Command, register
 from nsganet.costs.latency import BACKENDS, DEFAULT_REPEATS, DEFAULT_WARMUP
 from nsganet.costs.lut import DEFAULT_CALIBRATION, build_table, check_resolutions
@@ -189,13 +197,13 @@ class Lut(Command):
         source.add_argument("--preset", metavar="NAME",
                             help="shape preset of the space; mobilenetv3: small (the default: the one 'nsganet "
                                  "search --space mobilenetv3' trains on the embedded digits) or imagenet")
-        b.add_argument("--image-size", type=positive_int, metavar="PX",
+        b.add_argument("--image-size", type=image_size_arg, metavar="PX",
                        help="image size of the presets that take one (default: the preset's)")
         b.add_argument("--width-mult", type=positive_float, metavar="W",
                        help="width multiplier of the preset (default: the preset's)")
-        b.add_argument("--num-classes", type=positive_int, metavar="N",
+        b.add_argument("--num-classes", type=num_classes_arg, metavar="N",
                        help="classifier outputs of a preset (default: the preset's)")
-        b.add_argument("--in-channels", type=positive_int, metavar="C",
+        b.add_argument("--in-channels", type=in_channels_arg, metavar="C",
                        help="input channels of a preset (default: the preset's)")
         b.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
                        help=f"engine to time with (default {BACKENDS[0]})")
@@ -235,8 +243,8 @@ class Lut(Command):
                                 "(default: the imagenet preset)")
         shape.add_argument("--width-mult", type=positive_float, metavar="W",
                            help="width multiplier of the imagenet preset (default 1.0; OFA also has 1.2)")
-        i.add_argument("--num-classes", type=positive_int, metavar="N", help="classifier outputs (default 1000)")
-        i.add_argument("--in-channels", type=positive_int, metavar="C", help="input channels (default 3)")
+        i.add_argument("--num-classes", type=num_classes_arg, metavar="N", help="classifier outputs (default 1000)")
+        i.add_argument("--in-channels", type=in_channels_arg, metavar="C", help="input channels (default 3)")
         i.add_argument("--backend", choices=BACKENDS, default=BACKENDS[0],
                        help=f"engine the table stands for (the files do not say; a search's --latency-backend must "
                             f"match; default {BACKENDS[0]})")

@@ -82,6 +82,10 @@ class CostModel:
     and the cache keeps the first measurement of each architecture; a table's
     prediction is deterministic. Networks are timed at their input resolution
     (:meth:`SearchSpace.input_resolution`: the genome's own where it has one).
+
+    A space whose largest network would not fit in this machine's memory at
+    this shape and these build options is refused here, before any network
+    is built (:meth:`SearchSpace.check_size`).
     """
 
     def __init__(self, space: SearchSpace, num_classes: int = 10, input_size: int = 32,
@@ -96,6 +100,16 @@ class CostModel:
         if latency is not None and latency.table is not None:
             latency.table.check(space, num_classes, in_channels)
         self._cache: dict[tuple[int, ...], dict[str, float]] = {}
+        self._check_size()
+
+    def _check_size(self) -> None:
+        """Refuse a space whose largest network would not fit in memory, naming the options that make it so."""
+        options = ", ".join(f"{name} {value}" for name, value in self.build_options.items())
+        what = (f"the largest {self.space.name} network{f' at {options}' if options else ''} for "
+                f"{self.num_classes} classes of {self.in_channels}x{self.input_size}x{self.input_size} images")
+        self.space.check_size(self.space.largest(), what, _size_hint(self.space, self.build_options),
+                              num_classes=self.num_classes, input_size=self.input_size,
+                              in_channels=self.in_channels, **self.build_options)
 
     def measure(self, genome: np.ndarray) -> dict[str, float]:
         """``{"flops": MMACs, "params": millions}`` of one architecture, and ``"latency"`` (ms) when configured."""
@@ -140,6 +154,15 @@ class CostModel:
         """
         low, high = self.measure(self.space.smallest()), self.measure(self.space.largest())
         return {name: (low[name], high[name]) for name in low}
+
+
+def _size_hint(space: SearchSpace, options: dict[str, Any]) -> str:
+    """What to lower when a space's networks are too large: its proxy width and depth (``--channels``,
+    ``--layers``) and the other build options given."""
+    width, depth = space.proxy_knobs
+    names = [{width: "--channels", depth: "--layers"}.get(name, f"-B {name}") for name, value in options.items()
+             if isinstance(value, (int, float, list, tuple)) and not isinstance(value, bool)]
+    return f": lower {' or '.join(names)}" if names else ""
 
 
 def count_costs(model: Any, input_shape: tuple[int, int, int]) -> dict[str, float]:

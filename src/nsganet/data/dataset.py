@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from nsganet.errors import NsganetError
+from nsganet.utils.checks import MAX_CLASSES, machine_memory
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,26 @@ def one_line(text: object) -> str:
 def data_error(where: object, problem: str) -> NsganetError:
     """A one-line :class:`NsganetError` naming the file (or dataset) and what is wrong with it."""
     return NsganetError(one_line(f"{where}: {problem}"))
+
+
+def check_class_count(num_classes: int, where: object) -> None:
+    """Raise if a dataset has more classes than :data:`~nsganet.utils.checks.MAX_CLASSES`, before anything is
+    allocated per class."""
+    if num_classes > MAX_CLASSES:
+        raise data_error(where, f"{num_classes:,} classes; nsganet takes at most {MAX_CLASSES:,}")
+
+
+def class_count(labels: torch.Tensor, where: object) -> int:
+    """The classes labels ``0..max`` imply; a label of :data:`~nsganet.utils.checks.MAX_CLASSES` or more is refused
+    by value and position (nothing is allocated by label value)."""
+    if labels.numel() == 0:
+        return 0
+    index = int(torch.argmax(labels))
+    top = int(labels[index])
+    if top >= MAX_CLASSES:
+        raise NsganetError(one_line(f"label {top} in {where} (image {index}) is beyond the {MAX_CLASSES:,} classes "
+                                    "nsganet takes"))
+    return top + 1
 
 
 def check_labels(labels: torch.Tensor, num_classes: int, where: object) -> None:
@@ -78,6 +99,7 @@ class ImageDataset:
             raise data_error(where, f"{len(self.images)} images but {len(self.labels)} labels")
         if self.num_classes < 2:
             raise data_error(where, f"a classification dataset needs at least 2 classes, got {self.num_classes}")
+        check_class_count(self.num_classes, where)
         if self.class_names is not None and len(self.class_names) != self.num_classes:
             raise data_error(where, f"{len(self.class_names)} class names for {self.num_classes} classes")
         check_labels(self.labels, self.num_classes, where)
@@ -225,6 +247,13 @@ def resize(dataset: ImageDataset, size: int) -> ImageDataset:
         raise data_error(dataset.name, f"image size must be positive, got {size}")
     if dataset.height == size and dataset.width == size:
         return dataset
+    pixels = dataset.channels * size * size
+    needed = 2 * len(dataset) * pixels + 4 * min(len(dataset), _STATS_CHUNK) * pixels  # chunks, result, a float chunk
+    memory = machine_memory()
+    if memory is not None and needed > memory:
+        raise data_error(dataset.name, f"resizing {len(dataset):,} images to {size}x{size} px takes "
+                                       f"{needed / 2**30:,.1f} GiB, more than this machine's {memory / 2**30:,.1f} GiB "
+                                       "of memory: give a smaller --image-size")
     logger.info("resizing %s from %dx%d to %dx%d", dataset.name, dataset.height, dataset.width, size, size)
     chunks = []
     for start in range(0, len(dataset), _STATS_CHUNK):

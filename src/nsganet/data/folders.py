@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nsganet.data.dataset import data_error
+from nsganet.data.dataset import check_class_count, data_error
 from nsganet.data.files import ImageFiles, grey_files, open_image
 from nsganet.data.formats import Splits, dataset
 from nsganet.data.readers import data_root
@@ -60,6 +60,7 @@ def files_split(name: str, files: Sequence[str], labels: Sequence[int], classes:
     """
     if not files:
         raise data_error(name, "the split holds no images")
+    check_class_count(len(classes), name)
     if channels is None:
         channels = 1 if grey_files(list(files)) else 3
     size = image_size or default_size
@@ -190,6 +191,7 @@ def open_flowers102(root: str | Path, image_size: int | None = None) -> Splits:
     if labels.size == 0 or labels.min() < 1:
         raise data_error(folder / "imagelabels.mat", "labels must be 1-based class numbers")
     num_classes = int(labels.max())
+    check_class_count(num_classes, folder / "imagelabels.mat")
     classes = [str(c) for c in range(1, num_classes + 1)]
 
     def split(key: str, suffix: str) -> Callable[[], ImageFiles]:

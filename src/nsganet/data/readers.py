@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nsganet.data.dataset import ImageDataset, check_labels, data_error, one_line, split_train_valid
+from nsganet.data.dataset import ImageDataset, check_labels, class_count, data_error, one_line, split_train_valid
 from nsganet.data.formats import Splits, dataset
 from nsganet.errors import NsganetError
 
@@ -482,7 +482,7 @@ def open_numpy(path: str | Path, image_size: int | None = None) -> Splits:
             raise data_error(path, f"x_{split} has {len(images)} images but y_{split} has {len(labels)} labels")
         if len(images) == 0:
             raise data_error(path, f"x_{split} holds no images")
-        num_classes = int(train_labels.max()) + 1 if len(train_labels) else 0
+        num_classes = class_count(train_labels, f"{path}[y_train]")
         check_labels(labels, num_classes, f"{path}[y_{split}]")
         return images, labels, num_classes, train_shape
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nsganet.errors import NsganetError, torch_load_problem
+from nsganet.utils.checks import CLASSES, IMAGE_SIZE, IN_CHANNELS
 from nsganet.utils.files import atomic_save, atomic_write, read_text
 from nsganet.utils.onnx import export_onnx
 
@@ -40,6 +42,10 @@ logger = logging.getLogger(__name__)
 FORMAT = "nsganet-net"
 VERSION = 1
 SPEC_FILE, WEIGHTS_FILE, ONNX_FILE = "net.json", "net.pt", "net.onnx"
+#: The largest ``net.json`` read: a network description takes a few kilobytes.
+MAX_SPEC_BYTES = 1 << 20
+#: Bounds of the network's shape (:mod:`nsganet.utils.checks` states them).
+SHAPE_BOUNDS = {"num_classes": CLASSES, "input_size": IMAGE_SIZE, "in_channels": IN_CHANNELS}
 
 
 @dataclass
@@ -53,7 +59,8 @@ class NetSpec:
     searched (``name``, ``data``, ``image_size``) so that ``nsganet train`` and
     ``nsganet evaluate`` default to the same data; ``source`` records the run,
     the evaluation number and its objective values; ``supernet`` the supernet
-    file its weights came from (a teacher for distillation).
+    file its weights came from (a teacher for distillation). Sizes are
+    bounded (:data:`SHAPE_BOUNDS`), normalisation values finite, ``std`` positive.
     """
 
     space: str
@@ -70,15 +77,18 @@ class NetSpec:
     supernet: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("num_classes", "input_size", "in_channels"):
+        for name, bound in SHAPE_BOUNDS.items():
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise NsganetError(f"net {name} must be a positive integer, got {value!r}")
+            bound.check(f"net {name}", value)
         for name in ("mean", "std"):
             value = getattr(self, name)
             if (not isinstance(value, list) or len(value) != self.in_channels
                     or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
                 raise NsganetError(f"net {name} must be a list of {self.in_channels} numbers, got {value!r}")
+            if not all(math.isfinite(v) for v in value):
+                raise NsganetError(f"net {name} must hold finite numbers, got {value!r}")
         if any(v <= 0 for v in self.std):
             raise NsganetError(f"net std must be positive, got {self.std}")
         for name in ("space_options", "build_options", "dataset", "source"):
@@ -86,6 +96,7 @@ class NetSpec:
                 raise NsganetError(f"net {name} must be a mapping, got {getattr(self, name)!r}")
         if not isinstance(self.arch, str) or not isinstance(self.space, str):
             raise NsganetError("net space and arch must be strings")
+        _check_dataset(self.dataset)
 
     # -- rebuilding ---------------------------------------------------------------------------
     def search_space(self) -> SearchSpace:
@@ -99,12 +110,19 @@ class NetSpec:
         return self.search_space().from_string(self.arch)
 
     def build(self, **overrides: Any) -> nn.Module:
-        """A freshly initialised network; ``overrides`` replace build options (e.g. ``auxiliary=True``)."""
+        """A freshly initialised network; ``overrides`` replace build options (e.g. ``auxiliary=True``).
+
+        One too large for this machine's memory is refused before it is built.
+        """
         space = self.search_space()
         options = {**self.build_options, **overrides}
+        genome = space.from_string(self.arch)
+        shape = {"num_classes": self.num_classes, "input_size": self.input_size, "in_channels": self.in_channels}
         try:
-            return space.build(space.from_string(self.arch), num_classes=self.num_classes,
-                               input_size=self.input_size, in_channels=self.in_channels, **options)
+            space.check_size(genome, f"the {self.space} network of {self.num_classes} classes of {self.in_channels}x"
+                             f"{self.input_size}x{self.input_size} images with build options {options}", **shape,
+                             **options)
+            return space.build(genome, **shape, **options)
         except TypeError as exc:
             raise NsganetError(f"cannot build {self.space} network with options {options}: {exc}") from None
 
@@ -171,6 +189,17 @@ class NetSpec:
             raise NsganetError(f"{where}: {exc}") from None
 
 
+def _check_dataset(dataset: dict[str, Any]) -> None:
+    """The recorded data of a network: a format name, a location and an image size (each optional)."""
+    name, data = dataset.get("name"), dataset.get("data")
+    if (name is not None and not isinstance(name, str)) or (data is not None and not isinstance(data, str)):
+        raise NsganetError(f"net dataset name and data must be strings, got {name!r} and {data!r}")
+    size = dataset.get("image_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+        raise NsganetError(f"net dataset image_size must be an integer, got {size!r}")
+    IMAGE_SIZE.check("net dataset image_size", size)
+
+
 def _folder(path: str | Path) -> Path:
     """The network folder of ``path`` (a folder, or a ``net.json`` in it)."""
     path = Path(path)
@@ -183,15 +212,26 @@ def read_spec(path: str | Path) -> NetSpec:
 
 
 def _read_json_spec(folder: Path) -> NetSpec:
+    """``net.json`` read and checked: at most :data:`MAX_SPEC_BYTES`, JSON, a :class:`NetSpec` whose architecture
+    parses in its space and whose build options keep their bounds."""
     file = folder / SPEC_FILE
+    try:
+        size = file.stat().st_size
+    except OSError:
+        size = 0  # read_text says why it cannot be read
+    if size > MAX_SPEC_BYTES:
+        raise NsganetError(f"{file} is {size:,} bytes; a network description takes at most {MAX_SPEC_BYTES:,}")
     text = read_text(file, hint=" (export networks with 'nsganet select')")
     try:
         values = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NsganetError(f"{file} is not valid JSON (line {exc.lineno})") from None
+    except RecursionError:
+        raise NsganetError(f"{file} is nested too deeply to be a network description") from None
     spec = NetSpec.from_dict(values, where=str(file))
     try:
         spec.genome()  # the architecture string must parse in its space
+        spec.search_space().check_build_options(spec.build_options)
     except NsganetError as exc:
         raise NsganetError(f"{file}: {exc}") from None
     return spec

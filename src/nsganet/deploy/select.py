@@ -29,6 +29,7 @@ from nsganet.search.rundir import RunDirectory, RunRecord, network_options
 from nsganet.search.store import Evaluation
 from nsganet.spaces import ForeignNetFiles, SearchSpace, SupernetSpace, get_space
 from nsganet.utils.files import atomic_write
+from nsganet.utils.lock import locked
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,8 @@ SELECTION_CSV = "selection.csv"
 
 
 def read_run(run_dir: str | Path) -> RunRecord:
-    """Read a run directory; anything missing or foreign is a one-line error."""
+    """Read a run directory (its store checked, nothing written to it); anything missing, foreign or damaged is a
+    one-line error."""
     return RunDirectory(run_dir).read()
 
 
@@ -134,6 +136,20 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
             raise NsganetError(f"build options do not apply to {space.name} networks (their shape is the supernet's)")
         source.build_options.update(space.check_build_options(build_options))
     folder_root = Path(out) if out is not None else record.directory.selected_dir
+    try:
+        folder_root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NsganetError(f"cannot create {folder_root}: {exc.strerror or exc}") from None
+    with locked(folder_root, "nsganet select"):  # select writes only here, never into the run it reads
+        selected = _export(record, front, indices, scores, source, folder_root, onnx)
+        _write_selection_csv(folder_root, selected, record.objectives, "asf" if prefer is not None else "tradeoff")
+    return selected
+
+
+def _export(record: RunRecord, front: list[Evaluation], indices: Any, scores: Any, source: NetworkSource,
+            folder_root: Path, onnx: bool) -> list[Selected]:
+    """Write one network folder per selected architecture under ``folder_root``."""
+    space = source.space
     selected = []
     for rank, (index, score) in enumerate(zip(indices, scores), start=1):
         evaluation = front[int(index)]
@@ -152,7 +168,6 @@ def export_selection(run_dir: str | Path, n: int = 3, prefer: str | None = None,
         if isinstance(space, ForeignNetFiles) and model is not None:  # e.g. NSGANetV2's net.subnet/.config/.inherited
             space.write_foreign_files(folder, np.asarray(evaluation.genome), model)
         selected.append(Selected(rank, evaluation, float(score), folder))
-    _write_selection_csv(folder_root, selected, record.objectives, "asf" if prefer is not None else "tradeoff")
     return selected
 
 

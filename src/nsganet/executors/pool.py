@@ -7,15 +7,28 @@ the cores, and each given its own GPU when there are GPUs
 once, when the worker starts. A worker that dies mid-evaluation (killed, out
 of memory) gets its evaluations retried on a fresh pool a bounded number of
 times before they are reported as failed.
+
+Workers never outlive the search: each asks Linux to kill it when its parent
+dies (``PR_SET_PDEATHSIG``; elsewhere a watchdog thread polls the parent), so
+a SIGKILLed search leaves no worker behind, and with the workers gone the
+multiprocessing resource tracker, whose pipe they held, exits too. Workers
+ignore SIGINT: a Ctrl-C reaches the whole process group, and the parent alone
+decides what happens (no worker tracebacks). A batch that is abandoned (an
+interrupt, an error) has its workers killed rather than waited for.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import queue
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -31,11 +44,18 @@ logger = logging.getLogger(__name__)
 _WORKER_FN: EvaluationFn | None = None  # set once per worker process by _start_worker
 _WORKER_SLOT = -1  # this worker's entry in _RUNNING
 _RUNNING: Any = None  # shared array: the index each worker is evaluating, -1 when idle
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies (linux/prctl.h)
+_WATCH_SECONDS = 1.0  # how often a worker without PR_SET_PDEATHSIG checks that its parent lives
 
 
-def _start_worker(fn: EvaluationFn, threads: int, seats: Any, running: Any) -> None:
-    """Initialise a pool worker: its evaluation function, CPU threads, its slot and (with GPUs) its own device."""
+def _start_worker(fn: EvaluationFn, threads: int, seats: Any, running: Any, parent: int) -> None:
+    """Initialise a pool worker: tied to ``parent``, deaf to SIGINT, its evaluation function, CPU threads,
+    its slot and (with GPUs) its own device."""
     global _WORKER_FN, _WORKER_SLOT, _RUNNING
+    _die_with(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # discards a Ctrl-C held back while this worker started
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _WORKER_FN, _RUNNING = fn, running
     try:  # the parent's puts reach the pipe through a feeder thread: wait for them
         _WORKER_SLOT, device = seats.get(timeout=60)
@@ -46,6 +66,64 @@ def _start_worker(fn: EvaluationFn, threads: int, seats: Any, running: Any) -> N
     import torch
 
     torch.set_num_threads(threads)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when process ``parent`` ends: it must never outlive the search that started it.
+
+    The parent may already have died before the request took effect, so the
+    parent is checked afterwards.
+    """
+    if not _request_parent_death_signal():
+        threading.Thread(target=_watch_parent, args=(parent,), name="nsganet-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _request_parent_death_signal() -> bool:
+    """Ask Linux for SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG); False where that is not possible.
+
+    Linux sends it when the parent *thread* that started this process ends:
+    pool workers are started by the thread that submits evaluations, the
+    search's own thread, which ends only with the search.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
+                          ctypes.c_ulong(0), ctypes.c_ulong(0)) == 0
+    except (OSError, AttributeError):  # no C library to ask, or one without prctl
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process once its parent has gone (its parent pid changes): the portable fallback."""
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold SIGINT back in this thread: processes it starts meanwhile begin with SIGINT blocked, so a Ctrl-C
+    cannot interrupt a worker before it ignores SIGINT (this process gets the held signal when it ends)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes now: concurrent.futures (before Python 3.14) offers no public way to
+    stop evaluations that are running, and an abandoned batch must not be waited for."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError):  # it may have exited meanwhile
+            process.kill()
 
 
 def _run_in_worker(index: int, item: Any) -> Outcome:
@@ -97,6 +175,7 @@ class ProcessPoolExecutor:
         self.devices = assign_devices(workers, visible_gpus() if gpus is None else list(gpus))
         self._pool: cf.ProcessPoolExecutor | None = None
         self._running: Any = None
+        self._in_round = False  # a round was submitted and has not been seen through: its workers may be busy
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -108,7 +187,7 @@ class ProcessPoolExecutor:
             self._running = context.RawArray("q", [-1] * self.workers)
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=context,
-                initializer=_start_worker, initargs=(self.fn, self.threads, seats, self._running))
+                initializer=_start_worker, initargs=(self.fn, self.threads, seats, self._running, os.getpid()))
         return self._pool
 
     def map_unordered(self, items: Sequence[Any]) -> Iterator[Outcome]:
@@ -150,7 +229,9 @@ class ProcessPoolExecutor:
     def _run_round(self, items: Sequence[Any], indices: list[int]) -> Iterator[tuple[int, Outcome | None, bool]]:
         """Submit ``indices``; yield each outcome, or (None, was it running?) where the pool broke."""
         pool = self._ensure_pool()
-        futures = {pool.submit(_run_in_worker, i, items[i]): i for i in indices}
+        self._in_round = True
+        with _sigint_held():  # submitting starts the workers
+            futures = {pool.submit(_run_in_worker, i, items[i]): i for i in indices}
         running: set[int] | None = None
         try:
             for future in cf.as_completed(futures):
@@ -161,18 +242,24 @@ class ProcessPoolExecutor:
                     if running is None:  # every worker is gone now: their slots hold what they ran
                         running = {int(i) for i in self._running if i >= 0}
                     yield index, None, index in running
-        except BaseException:
-            for future in futures:
-                future.cancel()
+        except BaseException:  # interrupted, or a set-up mistake: the rest of the round is abandoned
+            self.close()
             raise
         finally:
-            if running is not None:
+            if running is not None:  # the pool broke: its workers are gone
+                self._in_round = False
                 self.close()
+        self._in_round = False
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Shut the pool down; the workers of an abandoned round are killed, not waited for."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._in_round:
+            _kill_workers(pool)
+            self._in_round = False
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @EXECUTORS.register("local")

@@ -29,6 +29,7 @@ from nsganet.search.objectives import is_cost
 from nsganet.spaces import DrawableSpace, genome_values
 from nsganet.strategies import STRATEGIES
 from nsganet.utils.files import atomic_write
+from nsganet.utils.lock import locked
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,18 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, run_label: 
     out = Path(out) if out is not None else data.record.directory.report_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NsganetError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
+    with locked(out, "nsganet report"):  # the report writes only here, never into the run it reads
+        report = _write(data, out, str(run_dir) if run_label is None else run_label)
+    report.seconds = time.perf_counter() - start
+    logger.info("report of %s written to %s in %.1f s", data.path, out, report.seconds)
+    return report
+
+
+def _write(data: RunData, out: Path, run_label: str) -> Report:
+    """Write the figures and the page of ``data`` into ``out`` (an earlier report's files removed first)."""
+    try:
         _clean(out)
     except OSError as exc:
         raise NsganetError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
@@ -176,12 +189,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None, run_label: 
         figures += _drawings(data, out, notes)
     else:
         notes.append("no front yet: the run has no successful evaluation")
-    page = render_page(data, figures, notes, out, predictor_rows=rows,
-                       run_label=str(run_dir) if run_label is None else run_label)
+    page = render_page(data, figures, notes, out, predictor_rows=rows, run_label=run_label)
     atomic_write(out / INDEX, page)
-    seconds = time.perf_counter() - start
-    logger.info("report of %s written to %s in %.1f s", data.path, out, seconds)
-    return Report(out / INDEX, figures, notes, seconds)
+    return Report(out / INDEX, figures, notes)
 
 
 def _drawings(data: RunData, out: Path, notes: list[str]) -> list[Figure]:

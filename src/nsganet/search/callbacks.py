@@ -18,8 +18,10 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
+from nsganet.errors import NsganetError
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
 from nsganet.search.store import Evaluation
@@ -102,6 +104,23 @@ def failure_text(evaluation: Evaluation, detail: str | None) -> str:
     return text + (f"\n{detail}" if detail else "")
 
 
+def _write_in(path: Path, text: str) -> None:
+    """Write a derived file atomically, making its folder first; failures (a full disk) are one line."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise NsganetError(f"cannot write {path}: {exc.strerror or exc}") from None
+    atomic_write(path, text)
+
+
+def _holds(path: Path, text: str) -> bool:
+    """Whether ``path`` is a file holding exactly ``text``."""
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 class CsvWriter(Callback):
     """``evaluations.csv`` after every generation; with ``front.csv`` when the search ends."""
 
@@ -117,23 +136,27 @@ class CsvWriter(Callback):
 
 
 class StatsWriter(Callback):
-    """``stats/gen_NNNN.json`` after every generation (and those a crash left unwritten, at the end)."""
+    """``stats/gen_NNNN.json`` after every generation; at the end, each that a crash left unwritten or that
+    was damaged since is written again from the store."""
 
     def __init__(self, run: RunDirectory) -> None:
         self.run = run
 
     def _write(self, generation: int, stats: dict[str, Any]) -> None:
-        path = self.run.stats_path(generation)
-        path.parent.mkdir(exist_ok=True)
-        atomic_write(path, json.dumps(stats, indent=1) + "\n")
+        _write_in(self.run.stats_path(generation), _stats_text(stats))
 
     def on_generation_end(self, study: Study, event: GenerationEnd) -> None:
         self._write(event.generation, event.stats)
 
     def on_search_end(self, study: Study, result: SearchResult) -> None:
         for stats in result.stats:
-            if not self.run.stats_path(stats["generation"]).exists():
+            if not _holds(self.run.stats_path(stats["generation"]), _stats_text(stats)):
                 self._write(stats["generation"], stats)
+
+
+def _stats_text(stats: dict[str, Any]) -> str:
+    """A stats file's text: what the writer writes and what a rebuilt file must equal."""
+    return json.dumps(stats, indent=1) + "\n"
 
 
 class FailureWriter(Callback):
@@ -143,9 +166,7 @@ class FailureWriter(Callback):
         self.run = run
 
     def _write(self, evaluation: Evaluation, detail: str | None) -> None:
-        path = self.run.failed_path(evaluation.seq)
-        path.parent.mkdir(exist_ok=True)
-        atomic_write(path, failure_text(evaluation, detail))
+        _write_in(self.run.failed_path(evaluation.seq), failure_text(evaluation, detail))
 
     def on_evaluation(self, study: Study, evaluation: Evaluation, detail: str | None, reused: bool) -> None:
         if evaluation.status == "failed" and not reused:

@@ -7,10 +7,20 @@ derived from the store (``evaluations.csv``, ``front.csv``,
 add (``supernet/``, ``selected/``, ``report/``). Search, select, report and
 train find everything through :class:`RunDirectory`; :meth:`RunDirectory.read`
 gives one :class:`RunRecord` of a run read back.
+
+One process writes a run at a time: a search holds the run's lock
+(:mod:`nsganet.utils.lock`, ``RUN/.lock``) for as long as its store is open, and
+a second one is refused naming the holder. Nothing is trusted before it is
+checked: a folder that is not a run is never taken over, and a store is
+checked row by row (read-only, creating nothing) before a search resumes it or
+``select`` and ``report`` read it; a damaged one is refused with nothing written.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +28,10 @@ from typing import Any
 from nsganet.config import SearchConfig, default_values, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.moo.front import front_of
-from nsganet.search.store import Evaluation, RunStore
+from nsganet.search.store import Evaluation, RunStore, corrupt
+from nsganet.utils.lock import LOCK_FILE, FolderLock, in_use
+
+logger = logging.getLogger(__name__)
 
 STORE_FILE = "run.sqlite"
 CONFIG_FILE = "config.yaml"
@@ -107,62 +120,157 @@ class RunDirectory:
             self.supernet_dir / SUPERNET_FILE
 
     # -- the run -----------------------------------------------------------------------------
-    def open_store(self, config: dict[str, Any], resume: bool) -> RunStore:
-        """The store of the run: a new one recording ``config``, or the one to resume.
+    def lock(self, config: dict[str, Any], resume: bool,
+             check_state: Callable[[dict[str, Any]], None] | None = None) -> FolderLock:
+        """Take the run's lock for a search, after the checks that refuse it; nothing is written before.
 
-        Refuses to overwrite an existing run without ``resume`` and to resume a
-        run whose recorded config differs (naming the keys).
+        A non-empty directory that holds no run is refused, and so is an
+        existing run without ``resume``, a run whose recorded config differs,
+        and a store that fails :meth:`check_store` (``check_state`` loads the
+        last saved strategy state). The checks run under the lock, which is
+        announced (its file names this process) only once they pass. Re-entrant:
+        a command holding the lock for a whole search takes it again through
+        :meth:`open_store`.
         """
-        out = self.path
+        self._refuse_foreign()
+        lock = FolderLock(self.path, "nsganet search", label="run directory", make=True).acquire()
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            probe = out / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            if self.store_path.exists():
+                self._check_existing(config, resume, check_state)
+            lock.claim()
+        except BaseException:
+            lock.release()
+            raise
+        return lock
+
+    def open_store(self, config: dict[str, Any], resume: bool,
+                   check_state: Callable[[dict[str, Any]], None] | None = None) -> RunStore:
+        """The store of the run: a new one recording ``config``, or the one to resume, checked (see :meth:`lock`).
+
+        The run's lock is held until the store closes.
+        """
+        lock = self.lock(config, resume, check_state)
+        try:
+            if self.store_path.exists():
+                store = RunStore(self.store_path)
+                recorded = store.get_meta("config")
+            else:
+                store = RunStore.create(self.store_path, {"config": config})
+                recorded = config
+            store.hold(lock.release)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            if not self.config_path.exists():  # derived from the store: written again if it went missing
+                dump_config(recorded, self.config_path)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a non-empty directory (a symlink to one judged alike) that holds no run: it is the user's."""
+        out = self.path
+        if not out.is_dir() or self.store_path.exists() or self.store_path.is_symlink():
+            return
+        try:
+            names = [n for n in os.listdir(out) if n != LOCK_FILE and not n.startswith(f".{STORE_FILE}")]
         except OSError as exc:
             raise NsganetError(f"cannot write to run directory {out}: {exc.strerror or exc}") from None
-        store = RunStore(self.store_path)
-        recorded = store.get_meta("config")
-        if recorded is not None:  # keys added to the config since the run was recorded keep their defaults
-            recorded = {**{k: v for k, v in default_values().items() if k in config}, **recorded}
-        if recorded is None:
-            store.set_meta("config", config)
-            dump_config(config, self.config_path)
-        elif not resume:
-            store.close()
+        if names:
+            raise NsganetError(f"--out {out} is a non-empty directory that holds no nsganet run; choose an empty "
+                               "or new directory")
+
+    def _check_existing(self, config: dict[str, Any], resume: bool,
+                        check_state: Callable[[dict[str, Any]], None] | None) -> None:
+        """An existing run may be resumed only with ``resume``, the same config and a sound store."""
+        out = self.path
+        if not resume:
             raise NsganetError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        elif recorded != config:
-            store.close()
+        with RunStore.read_only(self.store_path, live=False) as opened, opened.snapshot() as store:
+            recorded = self._checked_config(store)[1]
+            last = store.last_generation()
+        recorded = {**{k: v for k, v in default_values().items() if k in config}, **recorded}
+        if recorded != config:  # keys added to the config since the run was recorded keep their defaults
             changed = sorted(k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k))
             raise NsganetError(f"cannot resume {out}: the config differs in "
                                f"{', '.join(changed)} (recorded in {self.config_path})")
-        return store
+        if check_state is not None and last is not None:
+            try:
+                check_state(last[1])
+            except Exception as exc:  # the strategy's own reading of a state that parses but does not fit
+                raise corrupt(self.store_path, f"the strategy state of generation {last[0]} does not load "
+                                               f"({type(exc).__name__}: {exc})") from None
 
-    def read_config(self) -> tuple[SearchConfig, dict[str, Any], str | None]:
-        """The recorded config: validated, as written, and the name of the user's evaluator (if any).
+    def _checked_config(self, store: RunStore) -> tuple[SearchConfig, dict[str, Any]]:
+        """Check ``store`` (every row, ok rows against the recorded objectives); its config, parsed and raw."""
+        recorded = store.get_meta("config")
+        if not isinstance(recorded, dict):
+            raise corrupt(self.store_path, "it records no config")
+        values = {k: v for k, v in recorded.items() if k != EVALUATOR_KEY}
+        try:
+            config = SearchConfig.from_dict(values)
+        except (NsganetError, TypeError, ValueError) as exc:
+            raise corrupt(self.store_path, f"the recorded config does not parse ({exc})") from None
+        store.check(config.objectives)
+        return config, recorded
 
-        Anything that is not a run directory, or a config that does not
-        validate, is a one-line :class:`NsganetError`.
-        """
+    def check_store(self) -> None:
+        """Check the run's store without writing anything (see :meth:`RunStore.check`)."""
+        self._require_run()
+        with self._read_only() as opened, opened.snapshot() as store:
+            self._checked_config(store)
+
+    def _read_only(self) -> RunStore:
+        """The store opened read-only: in place while a search writes it, else as an untouched snapshot."""
+        return RunStore.read_only(self.store_path, live=in_use(self.path))
+
+    def _require_run(self) -> None:
+        """Refuse, in one line, what is not a run directory before any file in it is opened."""
         out = self.path
         if not out.is_dir():
             raise NsganetError(f"{out} is not a directory")
-        if not self.store_path.is_file() or not self.config_path.is_file():
+        if not self.store_path.exists():
             raise NsganetError(f"{out} is not a run directory (it needs {STORE_FILE} and {CONFIG_FILE}, "
                                "which 'nsganet search --out DIR' writes)")
-        raw = load_config(self.config_path)
+
+    def _config_of(self, recorded: dict[str, Any]) -> tuple[SearchConfig, dict[str, Any], str | None]:
+        """The config of ``config.yaml`` where it is a file, else the store's ``recorded`` one it was written from."""
+        if self.config_path.is_file():
+            raw, where = load_config(self.config_path), self.config_path
+        else:
+            logger.warning("%s is not a file: using the config recorded in %s", self.config_path, self.store_path)
+            raw, where = recorded, self.store_path
         values = dict(raw)
         custom = values.pop(EVALUATOR_KEY, None)
         try:
             config = SearchConfig.from_dict(values)
         except (ConfigError, TypeError) as exc:
-            raise NsganetError(f"{self.config_path}: {exc}") from None
+            raise NsganetError(f"{where}: {exc}") from None
         return config, raw, None if custom is None else str(custom)
 
+    def read_config(self) -> tuple[SearchConfig, dict[str, Any], str | None]:
+        """The recorded config: validated, as written, and the name of the user's evaluator (if any).
+
+        ``config.yaml`` is read where it is a file; where it is gone the
+        store's record stands in for it. Anything that is not a run directory,
+        a damaged store, or a config that does not validate, is a one-line
+        :class:`NsganetError`.
+        """
+        record = self.read()
+        return record.config, record.raw_config, record.custom_evaluator
+
     def read(self) -> RunRecord:
-        """The run read back: its config and every finished evaluation (a run still going is read as it stands)."""
-        config, raw, custom = self.read_config()
-        with RunStore(self.store_path) as store:
+        """The run read back: its config and every finished evaluation (a run still going is read as it stands).
+
+        The store is checked first and opened read-only, creating nothing: a
+        run still being written, a finished one, or one on a read-only disk.
+        """
+        self._require_run()
+        with self._read_only() as opened, opened.snapshot() as store:
+            recorded = self._checked_config(store)[1]
+            config, raw, custom = self._config_of(recorded)
             try:
                 evaluations = store.evaluations()
                 running = store.count_running()

@@ -4,25 +4,42 @@ Evaluations move through the states ``running`` -> ``ok`` | ``failed`` and are
 committed one by one; after each generation the strategy's state is committed
 too. A run killed at any moment therefore resumes from its last generation,
 reusing every evaluation that finished.
+
+Nothing stored is trusted blindly: a new store appears complete or not at all
+(it is built beside its final name and renamed), an existing one must have the
+expected schema, and :meth:`RunStore.check` verifies every row before a run is
+resumed or read. Results are never overwritten: recording an evaluation or a
+generation that is already stored is a loud error. A write that fails (a full
+disk) is a one-line :class:`NsganetError` and loses nothing already committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+import os
+import shutil
 import sqlite3
+import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from nsganet.errors import NsganetError
 
+logger = logging.getLogger(__name__)
+
 SCHEMA_VERSION = "2"
+STATUSES = ("running", "ok", "failed")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS evaluations (
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE evaluations (
     seq INTEGER PRIMARY KEY,
     arch TEXT NOT NULL UNIQUE,
     genome TEXT NOT NULL,
@@ -35,7 +52,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     finished REAL,
     seconds REAL
 );
-CREATE TABLE IF NOT EXISTS generations (
+CREATE TABLE generations (
     generation INTEGER PRIMARY KEY,
     n_evaluated INTEGER NOT NULL,
     state TEXT NOT NULL,
@@ -43,6 +60,13 @@ CREATE TABLE IF NOT EXISTS generations (
     saved REAL NOT NULL
 );
 """
+#: The columns of each table, as the schema above creates them.
+COLUMNS = {
+    "meta": ("key", "value"),
+    "evaluations": ("seq", "arch", "genome", "generation", "status", "reason", "detail", "objectives", "started",
+                    "finished", "seconds"),
+    "generations": ("generation", "n_evaluated", "state", "info", "saved"),
+}
 
 
 @dataclass(frozen=True)
@@ -59,26 +83,121 @@ class Evaluation:
     seconds: float | None
 
 
+def corrupt(path: str | Path, what: str) -> NsganetError:
+    """The one-line error of a store that cannot be trusted."""
+    return NsganetError(f"corrupt run store {path}: {what}")
+
+
 class RunStore:
-    """SQLite-backed record of a run (write-ahead logging, one commit per result)."""
+    """SQLite-backed record of a run (write-ahead logging, one commit per result).
+
+    ``RunStore(path)`` opens a store for writing (creating an empty one where
+    there is none); :meth:`create` makes a new one holding its metadata from the
+    start; :meth:`read_only` opens one without writing anything.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._on_close: list[Callable[[], None]] = []
+        self._copy: tempfile.TemporaryDirectory[str] | None = None
+        if not self.path.exists():
+            _build(self.path, {})
+        _refuse_empty(self.path)
+        self.conn = self._connect(partial(sqlite3.connect, self.path, isolation_level=None, timeout=30.0))
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.executescript(_SCHEMA)
-            version = self.get_meta("schema_version")
+            self._verify_schema()
+            self._write("PRAGMA journal_mode=WAL", ())
+            self._write("PRAGMA synchronous=NORMAL", ())
+        except BaseException:
+            self.conn.close()
+            raise
+
+    @classmethod
+    def create(cls, path: str | Path, meta: Mapping[str, Any]) -> RunStore:
+        """A new store holding ``meta`` from its first byte (a crash leaves either nothing or all of it)."""
+        path = Path(path)
+        if path.exists():
+            raise NsganetError(f"run store {path} already exists")
+        _build(path, meta)
+        return cls(path)
+
+    @classmethod
+    def read_only(cls, path: str | Path, live: bool) -> RunStore:
+        """Open a store to read it without creating or changing any file.
+
+        Without a write-ahead log the file is read as an immutable snapshot
+        (a writer that may start meanwhile writes to its log, not to the file,
+        until it has logged a thousand pages). A log is read in place
+        (``mode=ro``) while another process may be writing it (``live``), else
+        (a crash left it) a private copy of the file and its log is read, so
+        that nothing in the run directory changes.
+        """
+        store = cls.__new__(cls)
+        store.path, store._on_close, store._copy = Path(path), [], None
+        _refuse_empty(store.path)
+        wal = store.path.with_name(store.path.name + "-wal")
+        uri = store.path.resolve().as_uri()
+        logged = wal.is_file() and wal.stat().st_size > 0
+        if logged and live:
+            opener = partial(sqlite3.connect, f"{uri}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+        elif logged:
+            store._copy = tempfile.TemporaryDirectory(prefix="nsganet-store-")
+            copy = Path(store._copy.name) / store.path.name
+            try:
+                shutil.copyfile(store.path, copy)
+                shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+            except OSError as exc:
+                store._copy.cleanup()
+                raise NsganetError(f"cannot read run store {store.path}: {exc.strerror or exc}") from None
+            opener = partial(sqlite3.connect, copy, timeout=30.0, isolation_level=None)
+        else:
+            opener = partial(sqlite3.connect, f"{uri}?immutable=1", uri=True, isolation_level=None)
+        try:
+            store.conn = store._connect(opener)
+            store._verify_schema()
+        except BaseException:
+            store._cleanup()
+            raise
+        return store
+
+    def _connect(self, opener: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
+        try:
+            conn = opener()
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
-            raise NsganetError(f"run store {self.path} is not a usable SQLite database: {exc}") from None
-        if version is None:
-            self.set_meta("schema_version", SCHEMA_VERSION)
-        elif version != SCHEMA_VERSION:
-            raise NsganetError(f"run store {self.path} has schema {version}, expected {SCHEMA_VERSION}")
+            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
+        except sqlite3.Error as exc:
+            raise NsganetError(f"cannot read run store {self.path}: {exc}") from None
+        return conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[RunStore]:
+        """Read the store as of one moment (a read transaction), while a search may be writing it."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def hold(self, release: Callable[[], None]) -> None:
+        """Call ``release`` when the store closes (the run's lock lives as long as its store)."""
+        self._on_close.append(release)
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.conn.close()
+        except sqlite3.Error as exc:  # a full disk may refuse the final checkpoint: the log keeps the data
+            logger.warning("closing %s: %s", self.path, exc)
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._copy is not None:
+            self._copy.cleanup()
+            self._copy = None
+        while self._on_close:
+            self._on_close.pop()()
 
     def __enter__(self) -> RunStore:
         return self
@@ -86,33 +205,154 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- trust -----------------------------------------------------------------------------
+    def _verify_schema(self) -> None:
+        """The schema version and the three tables with their columns (cheap: done on every open)."""
+        try:
+            for table, columns in COLUMNS.items():
+                found = tuple(row[1] for row in self.conn.execute(f"PRAGMA table_info({table})"))
+                if not found:
+                    raise corrupt(self.path, f"it has no {table} table")
+                if found != columns:
+                    raise corrupt(self.path, f"the {table} table has the columns {', '.join(found)}, "
+                                             f"expected {', '.join(columns)}")
+            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
+        version = None if row is None else _json_value(row[0])
+        if version != SCHEMA_VERSION:
+            raise corrupt(self.path, f"schema version {version!r}, expected {SCHEMA_VERSION!r}")
+
+    def check(self, objectives: Sequence[str] = ()) -> None:
+        """Verify every stored value (and that ok rows hold ``objectives``); a problem is a one-line error.
+
+        The pages are sound (SQLite's quick check), every meta value is JSON,
+        generations are numbered 0..G and record how many evaluations they
+        closed, evaluations of saved generations are numbered 0..n-1 without
+        a gap and finished, later ones belong to the generation in flight, and
+        genomes, objectives, statuses, strategy states and generation infos parse.
+        """
+        try:
+            problem = self.conn.execute("PRAGMA quick_check").fetchone()[0]
+            if problem != "ok":
+                raise corrupt(self.path, f"SQLite finds it damaged ({problem})")
+            for key, value in self.conn.execute("SELECT key, value FROM meta"):
+                if _json_value(value) is _BAD:
+                    raise corrupt(self.path, f"the recorded {key} is not JSON")
+            saved = self._check_generations()
+            self._check_evaluations(saved, list(objectives))
+        except sqlite3.DatabaseError as exc:
+            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
+
+    def _check_generations(self) -> list[int]:
+        """Evaluations recorded after each saved generation (generation g at index g)."""
+        counts: list[int] = []
+        for generation, n, state, info in self.conn.execute(
+                "SELECT generation, n_evaluated, state, info FROM generations ORDER BY generation"):
+            if generation != len(counts):
+                raise corrupt(self.path, f"generation {len(counts)} is missing (the next saved is {generation!r})")
+            if not _is_int(n) or n < (counts[-1] if counts else 0):
+                raise corrupt(self.path, f"generation {generation} records {n!r} evaluations")
+            if not isinstance(_json_value(state), dict):
+                raise corrupt(self.path, f"the strategy state of generation {generation} is not a JSON object")
+            if not isinstance(_json_value(info), dict):
+                raise corrupt(self.path, f"the information of generation {generation} is not a JSON object")
+            counts.append(n)
+        return counts
+
+    def _check_evaluations(self, saved: list[int], objectives: list[str]) -> None:
+        """Numbering, generations and values of every evaluation (see :meth:`check`)."""
+        last, closed = len(saved) - 1, (saved[-1] if saved else 0)
+        per_generation = [0] * len(saved)
+        expected = 0
+        for seq, arch, genome, generation, status, values in self.conn.execute(
+                "SELECT seq, arch, genome, generation, status, objectives FROM evaluations ORDER BY seq"):
+            where = f"evaluation {seq}"
+            if not _is_int(generation) or generation < 0 or not isinstance(arch, str) or not arch:
+                raise corrupt(self.path, f"{where} has no valid architecture or generation")
+            if generation <= last:
+                if seq != expected:
+                    raise corrupt(self.path, f"evaluation {expected} is missing (the numbering jumps to {seq})")
+                if status == "running":
+                    raise corrupt(self.path, f"{where} of saved generation {generation} is marked running")
+                per_generation[generation] += 1
+                expected += 1
+            elif generation != last + 1 or seq < closed:
+                raise corrupt(self.path, f"{where} belongs to generation {generation} but the last saved "
+                                         f"generation is {last}")
+            self._check_values(where, genome, status, values, objectives)
+        for generation, n in enumerate(saved):
+            held = sum(per_generation[:generation + 1])
+            if held != n:
+                raise corrupt(self.path, f"generation {generation} closed with {n} evaluations but the store "
+                                         f"holds {held} up to it")
+
+    def _check_values(self, where: str, genome: Any, status: Any, values: Any, objectives: list[str]) -> None:
+        if status not in STATUSES:
+            raise corrupt(self.path, f"{where} has the status {status!r}")
+        parsed = _json_value(genome)
+        if not isinstance(parsed, list) or not parsed or not all(_is_int(v) for v in parsed):
+            raise corrupt(self.path, f"the genome of {where} is not a JSON list of integers")
+        parsed = None if values is None else _json_value(values)
+        if parsed is None and status != "ok":
+            return
+        if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or _is_number(v))
+                                                   for k, v in parsed.items()):
+            raise corrupt(self.path, f"the objectives of {where} are not a JSON mapping of numbers")
+        missing = [name for name in objectives if name not in parsed]
+        if status == "ok" and missing:
+            raise corrupt(self.path, f"{where} has no value of the objective {missing[0]}")
+
+    # -- writing ---------------------------------------------------------------------------
+    def _write(self, sql: str, args: Sequence[Any], taken: str | None = None) -> sqlite3.Cursor:
+        """Run one write (its own commit): a full disk is one line, a stored result is never replaced."""
+        try:
+            return self.conn.execute(sql, args)
+        except sqlite3.IntegrityError as exc:
+            if taken is None:
+                raise NsganetError(f"cannot write run store {self.path}: {exc}") from None
+            raise NsganetError(f"run store {self.path} already holds {taken}; stored results are never "
+                               "overwritten") from None
+        except sqlite3.Error as exc:
+            raise NsganetError(f"cannot write run store {self.path}: {exc}") from None
+
     # -- metadata --------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        """The JSON value stored under ``key`` (``None`` when there is none)."""
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
+        if row is None:
+            return None
+        value = _json_value(row[0])
+        if value is _BAD:
+            raise corrupt(self.path, f"the recorded {key} is not JSON")
+        return value
 
     def set_meta(self, key: str, value: Any) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
 
     # -- evaluations -----------------------------------------------------------------------
     def start(self, seq: int, arch: str, genome: tuple[int, ...], generation: int) -> None:
-        """Record an evaluation as running (replacing a running row left by a crash)."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO evaluations (seq, arch, genome, generation, status, started)"
-            " VALUES (?, ?, ?, ?, 'running', ?)",
-            (seq, arch, json.dumps(list(genome)), generation, time.time()),
-        )
+        """Record an evaluation as running (a stored row of the same number or architecture is an error)."""
+        self._write("INSERT INTO evaluations (seq, arch, genome, generation, status, started)"
+                    " VALUES (?, ?, ?, ?, 'running', ?)",
+                    (seq, arch, json.dumps(list(genome)), generation, time.time()),
+                    taken=f"evaluation {seq} or the architecture {arch}")
 
     def finish(self, seq: int, objectives: dict[str, float] | None, reason: str | None,
                seconds: float, detail: str | None = None) -> None:
         """Record the outcome: ``objectives`` when it succeeded, else the failure ``reason`` (and traceback)."""
         status = "ok" if reason is None else "failed"
         payload = None if objectives is None else json.dumps(objectives)
-        self.conn.execute(
+        done = self._write(
             "UPDATE evaluations SET status = ?, reason = ?, detail = ?, objectives = ?, finished = ?, seconds = ?"
-            " WHERE seq = ?",
-            (status, reason, detail, payload, time.time(), seconds, seq),
-        )
+            " WHERE seq = ? AND status = 'running'",
+            (status, reason, detail, payload, time.time(), seconds, seq))
+        if done.rowcount != 1:
+            raise NsganetError(f"run store {self.path} holds no running evaluation {seq} to finish; stored "
+                               "results are never overwritten")
 
     def failure_detail(self, seq: int) -> str | None:
         """The traceback stored with a failed evaluation."""
@@ -121,7 +361,7 @@ class RunStore:
 
     def discard_running(self) -> int:
         """Drop evaluations a crash left running; they are evaluated again."""
-        return self.conn.execute("DELETE FROM evaluations WHERE status = 'running'").rowcount
+        return self._write("DELETE FROM evaluations WHERE status = 'running'", ()).rowcount
 
     def evaluations(self, max_generation: int | None = None, finished_only: bool = True) -> list[Evaluation]:
         """Evaluations in evaluation order, optionally only up to a generation."""
@@ -155,11 +395,10 @@ class RunStore:
     # -- strategy state --------------------------------------------------------------------
     def save_generation(self, generation: int, n_evaluated: int, state: dict[str, Any],
                         info: dict[str, Any]) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO generations (generation, n_evaluated, state, info, saved)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (generation, n_evaluated, json.dumps(state), json.dumps(info), time.time()),
-        )
+        """Commit the strategy's state after ``generation`` (a generation already saved is an error)."""
+        self._write("INSERT INTO generations (generation, n_evaluated, state, info, saved) VALUES (?, ?, ?, ?, ?)",
+                    (generation, n_evaluated, json.dumps(state), json.dumps(info), time.time()),
+                    taken=f"generation {generation}")
 
     def last_generation(self) -> tuple[int, dict[str, Any]] | None:
         """The newest completed generation and the strategy state saved after it."""
@@ -170,6 +409,59 @@ class RunStore:
     def generation_info(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT generation, n_evaluated, info FROM generations ORDER BY generation")
         return [{"generation": g, "n_evaluated": n, **json.loads(info)} for g, n, info in rows]
+
+
+_BAD = object()  # what _json_value returns for text that is not JSON
+
+
+def _json_value(text: Any) -> Any:
+    """The JSON value of a stored text, or ``_BAD``."""
+    if not isinstance(text, str):
+        return _BAD
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _BAD
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _refuse_empty(path: Path) -> None:
+    """A store file of 0 bytes is damage (a new store is never empty), not a new run."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError as exc:
+        raise NsganetError(f"cannot read run store {path}: {exc.strerror or exc}") from None
+    if empty:
+        raise corrupt(path, "the file is empty (0 bytes)")
+
+
+def _build(path: Path, meta: Mapping[str, Any]) -> None:
+    """Write a new store with its schema and ``meta`` beside ``path``, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.new")
+    try:
+        tmp.unlink(missing_ok=True)
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.executescript(_SCHEMA)
+            rows = [("schema_version", SCHEMA_VERSION), *meta.items()]
+            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in rows])
+        finally:
+            conn.close()
+        with tmp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except (sqlite3.Error, OSError) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise NsganetError(f"cannot write run store {path}: {reason}") from None
 
 
 def _to_evaluation(row: tuple[Any, ...]) -> Evaluation:

@@ -96,8 +96,15 @@ class Study:
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        self.store = store = self.run_dir.open_store(self.config, self.resume)
-        executor = make_executor(self.problem.evaluate, self.executor)
+        self._setup_strategy()  # before the store opens: a stored state that does not load refuses the resume
+        self.store = store = self.run_dir.open_store(self.config, self.resume,
+                                                     check_state=self.strategy.load_state_dict)
+        try:
+            executor = make_executor(self.problem.evaluate, self.executor)
+        except BaseException:
+            store.close()
+            self.store = None
+            raise
         try:
             return self._run(store, executor)
         finally:
@@ -108,17 +115,20 @@ class Study:
                 store.close()
                 self.store = None
 
-    def _run(self, store: RunStore, executor: Executor) -> SearchResult:
-        n_obj = len(self.objectives)
+    def _setup_strategy(self) -> None:
+        """Bind and set up the strategy for a fresh run (a resume then loads its saved state)."""
         self.strategy.bind(ProblemContext(smallest=self.space.smallest(), largest=self.space.largest(),
                                           cost_columns=self.problem.cost_columns, costs=self.problem.costs))
-        self.strategy.setup(self.space.encoding, n_obj, self.budget, self.seed)
-        store.discard_running()
+        self.strategy.setup(self.space.encoding, len(self.objectives), self.budget, self.seed)
+
+    def _run(self, store: RunStore, executor: Executor) -> SearchResult:
+        n_obj = len(self.objectives)
         last = store.last_generation()
         done_generation = -1
         if last is not None:
             done_generation, state = last
             self.strategy.load_state_dict(state)
+        store.discard_running()
         archive = Archive(self.space.encoding.n_var, n_obj)
         for e in store.evaluations(max_generation=done_generation):
             archive.add(np.asarray(e.genome), self._row(e))

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from nsganet.errors import InvalidArchitecture
+from nsganet.errors import InvalidArchitecture, NsganetError
 from nsganet.registry import Registry
+from nsganet.utils.checks import CHANNELS, LAYERS, Bound, machine_memory
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -111,6 +112,8 @@ class SearchSpace(ABC):
     proxy_knobs: ClassVar[tuple[str | None, str | None]] = (None, None)
     #: Width and depth of the proxy networks trained during search, when not configured.
     proxy_defaults: ClassVar[tuple[int | None, int | None]] = (None, None)
+    #: Bounds of numeric build options (each item of a list-valued one), checked before a network is built.
+    option_bounds: ClassVar[dict[str, Bound]] = {}
     encoding: Encoding
 
     @abstractmethod
@@ -129,7 +132,8 @@ class SearchSpace(ABC):
     def check_build_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """``options`` when each names a keyword of :meth:`build` other than the network's shape; else an error.
 
-        The values are checked when a network is built.
+        Numeric values are checked against :attr:`option_bounds`; the others
+        when a network is built.
         """
         import inspect
 
@@ -142,6 +146,10 @@ class SearchSpace(ABC):
             if name not in known:
                 raise ConfigError(f"{self.name} networks have no build option {name!r}; they take "
                                   f"{', '.join(known) or 'none'}")
+        for name, value in options.items():
+            bound = self.option_bounds.get(name)
+            for item in (value if isinstance(value, (list, tuple)) else [value]) if bound is not None else ():
+                bound.check(f"{self.name} build option {name}", item)
         return dict(options)
 
     @property
@@ -196,8 +204,11 @@ class SearchSpace(ABC):
 
         :attr:`proxy_knobs` names the build options these map to (a space
         without such a knob ignores it); ``None`` means :attr:`proxy_defaults`,
-        or the full network's setting when ``use_defaults`` is off.
+        or the full network's setting when ``use_defaults`` is off. Values out
+        of :data:`~nsganet.utils.checks.CHANNELS` or :data:`~nsganet.utils.checks.LAYERS` are refused.
         """
+        CHANNELS.check("channels", channels)
+        LAYERS.check("layers", layers)
         options: dict[str, Any] = {}
         for knob, value, default in zip(self.proxy_knobs, (channels, layers), self.proxy_defaults):
             value = value if value is not None or not use_defaults else default
@@ -208,6 +219,40 @@ class SearchSpace(ABC):
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` random genomes."""
         return self.encoding.sample(rng, n)
+
+    def footprint(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32, in_channels: int = 3,
+                  **options: Any) -> Footprint | None:
+        """The size of the network of ``genome``, counted without allocating it; None when it cannot be counted.
+
+        The network is built and run on one image on torch's ``meta`` device,
+        where tensors have shapes but no memory, with the random number
+        generator left as it was. A network whose forward pass needs real
+        values is counted by its parameters alone.
+        """
+        import torch
+
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            try:
+                model = self.build(genome, num_classes=num_classes, input_size=input_size, in_channels=in_channels,
+                                   **options)
+            except (RuntimeError, NotImplementedError):
+                return None
+            params = sum(p.numel() for p in model.parameters())
+            return Footprint(params, _activations(model, (1, in_channels, input_size, input_size)))
+
+    def check_size(self, genome: np.ndarray, what: str, hint: str = "", num_classes: int = 10, input_size: int = 32,
+                   in_channels: int = 3, **options: Any) -> None:
+        """Refuse, naming it ``what``, a network of ``genome`` too large to train in this machine's memory.
+
+        ``hint`` ends the message (": lower --channels"). Nothing is allocated (:meth:`footprint`).
+        """
+        size = self.footprint(genome, num_classes=num_classes, input_size=input_size, in_channels=in_channels,
+                              **options)
+        memory = machine_memory()
+        if size is not None and memory is not None and size.train_bytes > memory:
+            raise NsganetError(f"{what} would have {size.params:,} parameters ({size.train_bytes / 2**30:,.1f} GiB "
+                               f"to train on one image), more than this machine's {memory / 2**30:,.1f} GiB of "
+                               f"memory{hint}")
 
     def check(self, genome: np.ndarray) -> np.ndarray:
         """The genome as an int64 array; raises :class:`InvalidArchitecture` if out of bounds.
@@ -226,6 +271,42 @@ class SearchSpace(ABC):
     def architecture(self, genome: np.ndarray) -> Architecture:
         """Wrap a genome as an :class:`Architecture` of this space."""
         return Architecture(self, tuple(int(v) for v in self.check(genome)))
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """How large a network is: its parameters and the activations one image leaves for the backward pass."""
+
+    params: int
+    activations: int
+
+    @property
+    def train_bytes(self) -> int:
+        """Memory to train it on one image in float32: weights, gradients and momentum, and the activations."""
+        return 4 * (3 * self.params + self.activations)
+
+
+def _activations(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Values output by the leaf modules of ``model`` (on the meta device) for one input; 0 when it cannot run."""
+    import torch
+
+    count = 0
+
+    def hook(module: Any, inputs: Any, output: Any) -> None:
+        nonlocal count
+        count += sum(t.numel() for t in (output if isinstance(output, (tuple, list)) else [output])
+                     if isinstance(t, torch.Tensor))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if next(m.children(), None) is None]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(input_shape, device="meta"))
+    except (RuntimeError, NotImplementedError, ValueError, TypeError):
+        return 0
+    finally:
+        for handle in handles:
+            handle.remove()
+    return count
 
 
 @dataclass(frozen=True)

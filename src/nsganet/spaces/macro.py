@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.spaces.base import SPACES, Encoding, SearchSpace
+from nsganet.utils.checks import CHANNELS, Bound
 
 
 @SPACES.register()
@@ -37,6 +38,7 @@ class MacroSpace(SearchSpace):
     name = "macro"
     proxy_knobs = ("channels", None)
     proxy_defaults = (16, None)
+    option_bounds: ClassVar[dict[str, Bound]] = {"channels": CHANNELS, "dropout": Bound(0, high=1)}
 
     def __init__(self, phases: int = 3, nodes: int = 6) -> None:
         if phases < 1 or nodes < 2:

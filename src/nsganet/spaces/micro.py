@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import ConfigError, InvalidArchitecture
 from nsganet.spaces.base import SPACES, DrawableSpace, Encoding
+from nsganet.utils.checks import CHANNELS, LAYERS, MAX_CHANNELS, Bound
 
 #: The twelve operations in ascending order of complexity (mirrors nsganet.nn.micro_ops.OPERATIONS,
 #: kept here so that decoding genomes never imports torch).
@@ -48,6 +49,9 @@ class MicroSpace(DrawableSpace):
     name = "micro"
     proxy_knobs = ("channels", "layers")
     proxy_defaults = (8, 1)
+    option_bounds: ClassVar[dict[str, Bound]] = {
+        "channels": CHANNELS, "layers": LAYERS, "channel_increment": Bound(0, high=MAX_CHANNELS, integer=True),
+        "stem_multiplier": Bound(1, high=16, integer=True)}
 
     def __init__(self) -> None:
         upper = []

@@ -78,6 +78,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise NsganetError(f"{path} is not valid JSON ({type(exc).__name__})") from None
+    except RecursionError:
+        raise NsganetError(f"{path} is nested too deeply to describe a network") from None
 
 
 def _subnet_resolution(path: Path) -> int | None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.spaces.base import SPACES, Encoding, SearchSpace
+from nsganet.utils.checks import CHANNELS, LAYERS, Bound
 
 #: Operations in ascending order of complexity; a variable's value indexes this tuple.
 OPERATIONS = ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
@@ -33,6 +34,7 @@ class NB201Space(SearchSpace):
     name = "nb201"
     proxy_knobs = ("channels", "cells_per_stage")
     proxy_defaults = (8, 1)
+    option_bounds: ClassVar[dict[str, Bound]] = {"channels": CHANNELS, "cells_per_stage": LAYERS}
 
     def __init__(self) -> None:
         self.encoding = Encoding(

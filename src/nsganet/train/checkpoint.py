@@ -1,6 +1,8 @@
 """The one resumable-checkpoint scaffold of nsganet's long training runs (re-training, supernet training).
 
-A :class:`Checkpointed` run owns an output folder. It refuses to start over a
+A :class:`Checkpointed` run owns an output folder, locked
+(:mod:`nsganet.utils.lock`) from its start to :meth:`Checkpointed.end` so that a
+second run into the same folder is refused instead of overwriting it. It refuses to start over a
 checkpoint unless asked to resume, and to resume one written with other
 settings or another network/data (naming the first difference). After every
 epoch the training loop hands it the state to keep (model, optimiser,
@@ -23,6 +25,7 @@ from typing import Any
 
 from nsganet.errors import NsganetError, torch_load_problem
 from nsganet.utils.files import atomic_save
+from nsganet.utils.lock import FolderLock
 from nsganet.utils.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -108,6 +111,21 @@ class Checkpointed:
             raise NsganetError(f"cannot create {self.out}: {exc.strerror or exc}") from None
         self.path = self.out / CHECKPOINT_FILE
         self.state: dict[str, Any] | None = None
+        # one writer per output folder until end(): a second run into it is refused, naming this one
+        self._lock = FolderLock(self.out, f"nsganet {what}") if writes else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._open(resume, missing_ok)
+            if self._lock is not None:
+                self._lock.claim()
+        except BaseException:
+            self._release()
+            raise
+
+    def _open(self, resume: bool, missing_ok: bool) -> None:
+        """Read the checkpoint to resume, refusing to start over one or to resume nothing."""
+        what = self.what
         if self.path.exists():
             if not resume:
                 raise NsganetError(f"{self.out} already holds a {what} run ({CHECKPOINT_FILE}); pass --resume to "
@@ -156,5 +174,14 @@ class Checkpointed:
             listener.on_epoch(self, epoch, history, summary or {})
 
     def end(self, history: Mapping[str, list[float]]) -> None:
-        for listener in self.listeners:
-            listener.on_end(self, history)
+        """Training ended (finished or stopped): tell the listeners and release the output folder."""
+        try:
+            for listener in self.listeners:
+                listener.on_end(self, history)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

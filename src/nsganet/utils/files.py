@@ -3,6 +3,7 @@ that are safe as paths."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -22,7 +23,9 @@ def atomic_write(path: str | Path, content: str | bytes | Callable[[IO[bytes]], 
     ``content`` is text (UTF-8), bytes, or a function writing into the open
     binary file (e.g. ``lambda f: torch.save(obj, f)``). The data go to a
     hidden temporary file beside ``path``, are flushed to the disk (fsync),
-    and the temporary file is renamed over ``path``.
+    and the temporary file is renamed over ``path``. A file system that
+    refuses (a full disk, ``path`` a folder, no permission) is one
+    :class:`NsganetError` line naming ``path``; the old file is left as it was.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -35,10 +38,19 @@ def atomic_write(path: str | Path, content: str | bytes | Callable[[IO[bytes]], 
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        _discard(tmp)
+        raise NsganetError(f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return path
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file left by a failed write (if it can be)."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
