@@ -86,14 +86,12 @@ def test_an_ofa_checkpoint_is_read_with_its_shape(tmp_path):
 
 
 @pytest.mark.slow
-def test_search_on_an_ofa_checkpoint_as_it_is_and_fine_tuned(tmp_path, digits_npz):
-    checkpoint = tmp_path / "ofa_mbv3_tiny.pth"
-    write_ofa_checkpoint(checkpoint)
-    as_is = run_cli(*search_args(checkpoint, digits_npz, tmp_path / "as-is", 0), timeout=600)
-    assert as_is.returncode == 0, as_is.stderr
-    rows = evaluations(tmp_path / "as-is")
+def test_search_on_an_ofa_checkpoint_as_it_is_and_fine_tuned(tmp_path, digits_npz, exported):
+    as_is = exported.parent.parent  # the run the fixture searched with --supernet-epochs 0
+    checkpoint = as_is.parent / "ofa.pth"
+    rows = evaluations(as_is)
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
-    assert not (tmp_path / "as-is" / "supernet").exists()  # searched as it is: nothing trained
+    assert not (as_is / "supernet").exists()  # searched as it is: nothing trained
     assert {int(r["arch"].split()[0][1:]) for r in rows} <= set(range(128, 257, 4))
 
     tuned = run_cli(*search_args(checkpoint, digits_npz, tmp_path / "tuned", 1), timeout=600)
@@ -181,7 +179,7 @@ def test_evaluate_and_train_take_a_folder_of_the_original_files(exported, tmp_pa
     for name in ORIGINAL:
         shutil.copy(exported / name, original / name)
     evaluated = run_cli("evaluate", str(original), "--dataset", "digits", "--image-size", "8", "--corruptions", "none",
-                        "--eps", "none", "--device", "cpu")
+                        "--eps", "none", "--images", "64", "--device", "cpu")
     assert evaluated.returncode == 0, evaluated.stderr
     result = json.loads((original / "eval" / "evaluation.json").read_text())
     assert result["weights"].endswith("net.inherited") and 0 <= result["clean_accuracy"] <= 100
