@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageEnhance, ImageOps
-from test_retrain import micro_model, micro_spec, mobilenet_folder, states_equal
+from test_retrain import fit_stopped_after_first_epoch, micro_model, micro_spec, mobilenet_folder, states_equal
 from test_streaming import write_image_folder
 
 from nsganet.cli import main
@@ -37,7 +37,7 @@ from nsganet.errors import NsganetError
 from nsganet.nn.mobilenetv3 import MBConv
 from nsganet.train.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from nsganet.train.loop import cosine_lr
-from nsganet.train.optim import FixedRate, LRSchedule, RMSpropTF, decay_groups, make_optimizer
+from nsganet.train.optim import LRSchedule, RMSpropTF, decay_groups, make_optimizer
 from nsganet.train.recipe import RetrainSettings, fit
 from nsganet.train.settings import CROPS, ERASE_MODES, IMAGENET_LR_PER_256, RECIPES
 
@@ -482,19 +482,6 @@ def test_schedules_give_timm_and_torch_rates():
     assert cosine.per_step and all(cosine.lr(s) == cosine_lr(0.025, s, 300) for s in (0, 1, 17, 299))
 
 
-def test_fixed_rate_view_keeps_the_epoch_rate_and_steps_the_optimiser():
-    p = torch.nn.Parameter(torch.ones(2))
-    opt = torch.optim.SGD([p], lr=0.1)
-    view = FixedRate(opt)
-    for group in view.param_groups:
-        group["lr"] = 99.0  # what the training loop writes every step
-    p.grad = torch.ones(2)
-    view.step()
-    view.zero_grad()
-    assert opt.param_groups[0]["lr"] == 0.1 and torch.allclose(p, torch.full((2,), 0.9)) and p.grad is None
-    assert view.param_groups[0]["params"] is opt.param_groups[0]["params"]
-
-
 # -- MobileNetV3's drop-path and dropout --------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -625,16 +612,7 @@ def test_imagenet_recipe_trains_and_resumes_to_bit_identical_weights(tmp_path, d
     assert checkpoint["ema_updates"] == 3 * 3
     assert not states_equal(reference.model.state_dict(), subnet.state_dict())
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_first(epoch, result):
-        if epoch == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        fit(copy.deepcopy(subnet), train, valid, settings, tmp_path / "resumed", seed=4, progress=False,
-            on_epoch=stop_after_first)
+    fit_stopped_after_first_epoch(copy.deepcopy(subnet), train, valid, settings, tmp_path / "resumed", seed=4)
     resumed_model = copy.deepcopy(subnet)
     resumed = fit(resumed_model, train, valid, settings, tmp_path / "resumed", seed=4, resume=True, progress=False)
     assert states_equal(resumed_model.state_dict(), reference.model.state_dict())

@@ -117,22 +117,28 @@ def test_auxiliary_head_and_drop_path_are_trained(tmp_path, digits):
     assert not states_equal(head_before, model.auxiliary_head.state_dict())  # the aux loss reached the head
 
 
+class StopTraining(Exception):
+    """Raised by :func:`fit_stopped_after_first_epoch` to stop a run as an interruption would."""
+
+
+def fit_stopped_after_first_epoch(model, train, valid, settings, out, seed):
+    """Run ``fit`` into ``out`` and stop it once its first epoch is checkpointed."""
+
+    def stop_after_first(epoch, result):
+        if epoch == 1:
+            raise StopTraining
+
+    with pytest.raises(StopTraining):
+        fit(model, train, valid, settings, out, seed=seed, progress=False, on_epoch=stop_after_first)
+
+
 def test_interrupted_fit_resumes_to_bit_identical_weights(tmp_path, digits):
     """Aux head, drop-path, EMA, augmentation: stop after epoch 1 of 3, resume, compare with an unbroken run."""
     train, valid = digits
     settings = RetrainSettings(epochs=3, batch_size=64, lr=0.05, ema_decay=0.99)
     reference = fit(micro_model(), train, valid, settings, tmp_path / "reference", seed=5, progress=False)
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_first(epoch, result):
-        if epoch == 1:
-            raise Stop
-
-    with pytest.raises(Stop):
-        fit(micro_model(), train, valid, settings, tmp_path / "resumed", seed=5, progress=False,
-            on_epoch=stop_after_first)
+    fit_stopped_after_first_epoch(micro_model(), train, valid, settings, tmp_path / "resumed", seed=5)
     assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT_FILE)["epoch"] == 1
     resumed_model = micro_model(seed=99)  # its initial weights must not matter: the checkpoint's are loaded
     resumed = fit(resumed_model, train, valid, settings, tmp_path / "resumed", seed=5, resume=True, progress=False)

@@ -161,15 +161,15 @@ class Evaluate(Command):
 
         import torch
 
-        from nsganet.deploy.netfile import load_net, open_net
+        from nsganet.deploy.netfile import open_net
         from nsganet.robustness.corruptions import corruption_names
         from nsganet.robustness.evaluate import evaluate_network
         from nsganet.robustness.plots import plot_corruptions, plot_fgsm
 
         corruption_names(None, args.corruptions)  # unknown names fail before anything is loaded
         torch.manual_seed(args.seed)  # only matters for a network without weights
-        net = open_net(folder)
-        spec, model = load_net(folder, weights=args.weights)
+        net = open_net(folder)  # read once: another tool's files are converted on reading
+        spec, model = net.spec, net.build(args.weights)
         weights = args.weights if args.weights is not None else (str(net.weights) if net.has_weights else None)
         if args.onnx and args.weights is not None:
             raise NsganetError("--onnx checks NET/net.onnx, which holds NET/net.pt's weights, not --weights")

@@ -255,6 +255,16 @@ class NetFolder:
     def has_weights(self) -> bool:
         return self.weights is not None
 
+    def build(self, weights: str | Path | None = None, **overrides: Any) -> nn.Module:
+        """The network in eval mode with the folder's weights, or with the ``state_dict`` file ``weights``;
+        ``overrides`` replace build options."""
+        model = self.spec.build(**overrides)
+        if weights is not None:
+            load_weights(model, weights)
+        else:
+            self.load_into(model)
+        return model.eval()
+
     def load_into(self, model: nn.Module) -> None:
         """Load the folder's weights into ``model`` (a network built from :attr:`spec`)."""
         if self.state is not None:
@@ -344,12 +354,7 @@ def load_net(path: str | Path, weights: str | Path | None = None, **overrides: A
     ``best.pt``); ``overrides`` replace build options.
     """
     net = open_net(path)
-    model = net.spec.build(**overrides)
-    if weights is not None:
-        load_weights(model, weights)
-    else:
-        net.load_into(model)
-    return net.spec, model.eval()
+    return net.spec, net.build(weights, **overrides)
 
 
 def write_net(folder: str | Path, spec: NetSpec, model: nn.Module | None = None, weights: bool = False,

@@ -178,14 +178,14 @@ def sized(loader: Iterable) -> int:
 
 
 def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                optimizer: torch.optim.Optimizer, loss_fn: LossFn, *, base_lr: float, step: int, total_steps: int,
+                optimizer: torch.optim.Optimizer, loss_fn: LossFn, *, lr_at: Callable[[int], float], step: int,
                 grad_clip: float | None = None, device: torch.device | str = "cpu", channels_last: bool = True,
                 after_step: Callable[[], Any] | None = None, on_step: StepFn | None = None,
                 epoch: int = 0, precision: Precision = FULL_PRECISION) -> EpochStats:
-    """One epoch over ``batches``: per-step cosine learning rate, backward, clipping, SGD step, ``after_step``.
+    """One epoch over ``batches``: the schedule's learning rate, backward, clipping, optimiser step, ``after_step``.
 
-    ``step`` is the global step the epoch starts at and ``total_steps`` the
-    length of the whole schedule. Loss and correct predictions are summed on
+    ``step`` is the global step the epoch starts at and ``lr_at(step)`` the
+    learning rate of a global step (e.g. :func:`cosine_lr` over the run). Loss and correct predictions are summed on
     the device; the only read-backs are the periodic divergence checks and
     the epoch's totals. ``on_step`` hears of every step (progress);
     ``precision`` runs the forward pass in mixed precision.
@@ -199,7 +199,7 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Te
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = steps = 0
     for x, y in batches:
-        lr = cosine_lr(base_lr, step, total_steps)
+        lr = lr_at(step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x = x.to(device, non_blocking=True, memory_format=memory_format)
@@ -251,7 +251,8 @@ def train(model: nn.Module, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
     for epoch in range(settings.epochs):
         if hasattr(model, "drop_path_prob"):
             model.drop_path_prob = settings.drop_path * epoch / settings.epochs
-        stats = train_epoch(model, loader, optimizer, loss_fn, base_lr=settings.lr, step=step, total_steps=total,
+        stats = train_epoch(model, loader, optimizer, loss_fn, lr_at=lambda s: cosine_lr(settings.lr, s, total),
+                            step=step,
                             grad_clip=settings.grad_clip, device=device, channels_last=settings.channels_last,
                             epoch=epoch, precision=precision)
         step += stats.steps

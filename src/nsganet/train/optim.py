@@ -154,30 +154,3 @@ class LRSchedule:
         if self.per_step:
             return cosine_lr(self.base_lr, step, self.epochs * self.steps_per_epoch)
         return self.epoch_lr(step // max(1, self.steps_per_epoch))
-
-
-class FixedRate:
-    """An optimiser as a training loop sees it when the rate is set per epoch: the loop's own per-step rate
-    writes land in copies of the parameter groups and change nothing.
-
-    :func:`nsganet.train.loop.train_epoch` sets a cosine rate every step; a
-    per-epoch schedule sets the real optimiser's rate before the epoch and
-    hands the loop this view, which passes every other call (``zero_grad``,
-    ``step``, gradient unscaling) to the optimiser.
-    """
-
-    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
-        self.optimizer = optimizer
-        self.param_groups = [dict(group) for group in optimizer.param_groups]  # same parameter lists
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        return self.optimizer.step(closure)
-
-
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
-    """Set the learning rate of every parameter group."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr

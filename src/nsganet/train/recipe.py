@@ -73,7 +73,7 @@ from nsganet.train.curves import CURVE_COLUMNS, CurvesWriter
 from nsganet.train.distributed import Distributed
 from nsganet.train.ema import ModelEMA
 from nsganet.train.loop import Precision, classification_loss, correct_count, distillation_loss, train_epoch
-from nsganet.train.optim import FixedRate, LRSchedule, make_optimizer, set_lr
+from nsganet.train.optim import LRSchedule, make_optimizer
 from nsganet.train.settings import RetrainSettings
 from nsganet.utils.files import atomic_save
 from nsganet.utils.seeds import derived_seed
@@ -246,12 +246,8 @@ def fit(model: nn.Module, train_set: Any, valid_set: Any | None, settings: Retra
                 model.drop_path_prob = (settings.drop_path * epoch / settings.epochs
                                         if settings.drop_path_schedule == "linear" else settings.drop_path)
             step = epoch * steps_per_epoch
-            stepped: Any = optimizer  # the per-step cosine is the loop's own; other schedules set the epoch's rate
-            if not schedule.per_step:
-                set_lr(optimizer, schedule.lr(step))
-                stepped = FixedRate(optimizer)
-            stats = train_epoch(network, loader_for(epoch), stepped, loss_fn, base_lr=settings.lr, step=step,
-                                total_steps=total_steps, grad_clip=settings.grad_clip, device=device,
+            stats = train_epoch(network, loader_for(epoch), optimizer, loss_fn, lr_at=schedule.lr, step=step,
+                                grad_clip=settings.grad_clip, device=device,
                                 after_step=ema.update if ema is not None else None, on_step=run.step, epoch=epoch,
                                 precision=precision)
             if distributed.active:  # the epoch's loss, accuracy and images over all processes' shares
