@@ -56,6 +56,8 @@ VARIANTS = {
     "nsganetv1-nobn": ("nsganetv1", {"exploit_start": 1.0}),  # exploitation never starts
     "nsganetv1-tau1/3": ("nsganetv1", {"exploit_start": 1 / 3}),  # starts after 1/3 of the budget
     "nsganetv1-tau9/10": ("nsganetv1", {"exploit_start": 0.9}),  # starts late
+    "nsganetv1-bn1": ("nsganetv1", {"bn_order": 1}),  # each node conditioned on the one before it only
+    "nsganetv1-bn1-tau1/3": ("nsganetv1", {"bn_order": 1, "exploit_start": 1 / 3}),
     # NSGANetV2 with a fixed predictor instead of adaptive switching
     **{f"nsganetv2-{p}": ("nsganetv2", {"predictor": p}) for p in ("rbf", "gp", "mlp", "cart", "gbt")},
 }

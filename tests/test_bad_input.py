@@ -294,7 +294,6 @@ CASES: list[Case] = [
     Case("unknown space", lambda x: x.table_args("--space", "darts"), "invalid choice: 'darts'", subprocess=True),
     Case("unknown strategy", lambda x: x.table_args("--strategy", "evolution"), "invalid choice: 'evolution'"),
     Case("unknown objective", lambda x: x.table_args("--objectives", "error,speed"), "speed"),
-    Case("a single objective", lambda x: x.table_args("--objectives", "error"), "at least two"),
     Case("zero budget", lambda x: x.table_args("--budget", "0"), "'0' must be at least 1"),
     Case("budget not a number", lambda x: x.table_args("--budget", "ten"), "'ten' is not an integer"),
     Case("negative seed", lambda x: x.table_args("--seed", "-1"), "'-1' must be at least 0"),

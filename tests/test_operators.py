@@ -1,7 +1,9 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nsganet.errors import ConfigError
 from nsganet.spaces import get_space
 from nsganet.spaces.base import Encoding
 from nsganet.strategies.bayesnet import UnitChainNetwork
@@ -116,3 +118,23 @@ def test_bayesian_network_samples_follow_its_probabilities():
     assert abs(observed - joint) < 0.01
     # unseen values remain possible
     assert 0 < bn.probability(2, (1,), ((0,), (1,))) < 1e-3
+
+
+def test_bayesian_network_conditions_on_every_previous_node_by_default():
+    # V1 Fig. 5: p(a3 | a2, a1). Two histories share u2 but differ in u1: only the full context tells u3 apart.
+    X = np.array([[0, 1, 2]] * 5 + [[1, 1, 0]] * 5)
+    full = UnitChainNetwork(SMALL, prior=0.1).fit(X)
+    assert full.order == 2
+    assert full.probability(2, (2,), ((0,), (1,))) > 0.95
+    assert full.probability(2, (0,), ((1,), (1,))) > 0.95
+    one = UnitChainNetwork(SMALL, order=1, prior=0.1).fit(X)
+    assert abs(one.probability(2, (2,), ((1,),)) - 0.5) < 0.02  # u2 alone cannot tell
+
+
+def test_nsganetv1_models_whole_cells_unless_told_otherwise():
+    from nsganet.strategies import STRATEGIES
+
+    strategy = STRATEGIES.get("nsganetv1")()
+    assert strategy.bn_order is None
+    with pytest.raises(ConfigError, match="bn_order"):
+        STRATEGIES.get("nsganetv1")(bn_order=-1)

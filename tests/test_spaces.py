@@ -84,3 +84,25 @@ def test_encoding_validates_its_groups():
 
 def test_registry_lists_nb201():
     assert "nb201" in space_names()
+
+
+def test_micro_inc_searches_the_channel_increment():
+    space = get_space("micro-inc")
+    micro = get_space("micro")
+    assert space.encoding.n_var == micro.encoding.n_var + 1
+    assert space.encoding.blocks[-1] == (len(space.encoding.units) - 1,)  # its own block for the Bayesian network
+    genome = space.sample(np.random.default_rng(3), 1)[0]
+    text = space.to_string(genome)
+    assert text.startswith(micro.to_string(genome[:-1])) and text.endswith(f"; increment: {space.increment(genome)}")
+    assert np.array_equal(space.from_string(text), genome)
+    widths = {}
+    for value in (0, 4):
+        genome[-1] = (0, 2, 4, 6, 8).index(value)
+        model = space.build(genome, channels=8, layers=1)
+        reference = micro.build(genome[:-1], channels=8, layers=1, channel_increment=value)
+        assert [p.shape for p in model.parameters()] == [p.shape for p in reference.parameters()]
+        widths[value] = sum(p.numel() for p in model.parameters())
+    assert widths[4] > widths[0]
+    for bad in (text.replace("; increment: ", "; increment: 1"), text.rsplit(";", 1)[0], text + "; increment: 2"):
+        with pytest.raises(InvalidArchitecture):
+            space.from_string(bad)

@@ -20,8 +20,10 @@ from nsganet.config import SearchConfig
 from nsganet.costs.model import CostModel, LatencyModel
 from nsganet.errors import ConfigError
 from nsganet.evaluators import Evaluator, EvaluatorRequest, evaluator_kind
+from nsganet.evaluators.base import trains_at_epochs
 from nsganet.executors import ExecutorSettings
 from nsganet.search.callbacks import Callback, run_writers
+from nsganet.search.fidelity import Fidelity
 from nsganet.search.objectives import parse_objectives
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
@@ -85,6 +87,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     inherits = training and isinstance(space_obj, SupernetSpace)
     if config.supernet is not None and not inherits:
         raise ConfigError("--supernet applies to a supernet space (e.g. mobilenetv3) scored on a dataset")
+    fidelity = _fidelity(config, evaluator, inherits)
     build_options = network_options(config, space_obj, training)
     if config.build_options:  # their values too, before anything is written: one network is built
         space_obj.build(space_obj.smallest(), **build_options)
@@ -117,8 +120,21 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
 
             writers.append(SearchPlots())
         study = Study(problem, strategy_obj, config.budget, config.seed, run.path, recorded, resume=resume,
-                      executor=executor, callbacks=[*writers, *callbacks])
+                      executor=executor, callbacks=[*writers, *callbacks], fidelity=fidelity)
         return study.run()
+
+
+def _fidelity(config: SearchConfig, evaluator: Evaluator | None, inherits: bool) -> Fidelity | None:
+    """The multi-fidelity schedule (None when off); refused before anything is written where nothing trains."""
+    if config.fidelity_eta is None:
+        return None
+    if inherits:
+        raise ConfigError("--fidelity-eta trains architectures in rungs of epochs; weight inheritance from a "
+                          "supernet does not train them")
+    if evaluator is not None and not trains_at_epochs(evaluator):
+        raise ConfigError(f"--fidelity-eta needs an evaluator that trains for a given number of epochs (a "
+                          f"with_epochs method); {_describe(evaluator)} has none")
+    return Fidelity(config.fidelity_eta, config.fidelity_min_epochs, config.epochs)
 
 
 def _executor_settings(config: SearchConfig, training: bool, pop_size: int) -> ExecutorSettings:

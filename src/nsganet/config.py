@@ -48,6 +48,8 @@ PROXY = "proxy training (the default: architectures are trained on a dataset)"
 INHERITANCE = "weight inheritance (supernet spaces, e.g. mobilenetv3: subnets of a once-for-all supernet)"
 OBJECTIVE_SETTINGS = "robustness and latency objectives (--objectives error,flops,latency,robustness)"
 TABLE = "tabular benchmark (look accuracies up instead of training)"
+#: The smallest reduction factor of multi-fidelity evaluation (each rung keeps 1/eta of its architectures).
+FIDELITY_ETA = Bound(2, integer=True)
 #: Epochs of the supernet a search trains in its run directory when none is given (``supernet_epochs``).
 DEFAULT_SUPERNET_EPOCHS = 10
 #: The shape of the networks whose costs a table run (or a user's evaluator) measures, key by key.
@@ -137,6 +139,12 @@ class SearchConfig:
     valid_fraction: float = option(0.2, "share of the training data held out for validation", bound=OPEN_UNIT,
                                    cli=False)
     epochs: int = option(5, "training epochs per architecture", metavar="N", bound=POSITIVE_INT, group=PROXY)
+    fidelity_eta: int | None = option(None, "multi-fidelity: train each generation's new architectures in rungs of "
+                                      "growing epochs (fidelity_min_epochs, x ETA, x ETA^2, ... up to --epochs), "
+                                      "keeping the best 1/ETA of each rung by non-dominated rank and crowding",
+                                      metavar="ETA", bound=FIDELITY_ETA, group=PROXY, default_text="off")
+    fidelity_min_epochs: int = option(1, "multi-fidelity: epochs of the first rung", metavar="N", bound=POSITIVE_INT,
+                                      group=PROXY)
     batch_size: int = option(32, "batch size; the V1 paper used 128", metavar="N", bound=POSITIVE_INT, group=PROXY)
     lr: float = option(0.05, "initial learning rate of the cosine schedule", metavar="LR", bound=POSITIVE,
                        group=PROXY)
@@ -245,8 +253,21 @@ class SearchConfig:
         elif self.supernet_epochs == 0 and self.supernet is None:
             raise ConfigError("supernet_epochs 0 searches a given --supernet as it is; without one the run trains "
                               "its supernet: give at least 1 epoch")
+        self._check_fidelity()
         if self.build_options and self.space in SPACES:
             self._check_build_options()
+
+    def _check_fidelity(self) -> None:
+        """Multi-fidelity needs epochs to train in rungs: not a table, and a first rung below ``epochs``."""
+        if self.fidelity_eta is None:
+            if self.fidelity_min_epochs != FIELDS["fidelity_min_epochs"].default:
+                raise ConfigError("fidelity_min_epochs applies to multi-fidelity runs: give --fidelity-eta too")
+            return
+        if self.table is not None:
+            raise ConfigError("--fidelity-eta trains architectures in rungs of epochs; a --table run trains nothing")
+        if self.fidelity_min_epochs >= self.epochs:
+            raise ConfigError(f"fidelity_min_epochs ({self.fidelity_min_epochs}) must be below epochs "
+                              f"({self.epochs}): the last rung trains the full --epochs")
 
     def _check_build_options(self) -> None:
         """Build options within their bounds, and the network a run builds first to check them (the space's

@@ -8,11 +8,13 @@ commands, in the order ``nsganet --help`` lists them.
 from __future__ import annotations
 
 from nsganet.commands import (  # noqa: F401  (each module registers its command)
+    compare,
     costs,
     draw,
     evaluate,
     listing,
     lut,
+    proxy_study,
     report,
     search,
     select,

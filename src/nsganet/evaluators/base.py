@@ -5,7 +5,10 @@ single float, read as the error). It may declare the objectives it returns in
 a ``provides`` attribute so a run can check them before it starts, a
 ``network_shape`` (``num_classes``, ``input_size``, ``in_channels`` of the
 networks it scores) and a ``space`` (when it scores a space of its own, e.g.
-the one shaped by its supernet).
+the one shaped by its supernet). An evaluator that trains can offer
+``with_epochs(n)``: the same evaluator training for ``n`` epochs, whose result
+equals that of a run configured with ``epochs=n``; multi-fidelity evaluation
+(:mod:`nsganet.search.fidelity`) asks for it (:func:`trains_at_epochs`).
 
 The evaluator *kinds* a configured search chooses from (a tabular benchmark,
 proxy training, weight inheritance) register a factory at their definition
@@ -26,6 +29,11 @@ from nsganet.spaces.base import Architecture, SearchSpace
 Evaluator = Callable[[Architecture], float | Mapping[str, float]]
 #: ``(all training images, search-train part, search-validation part)``; the test split is never read
 SearchSplit = tuple[Any, Any, Any]
+
+
+def trains_at_epochs(evaluator: object) -> bool:
+    """Whether ``evaluator`` can train for a given number of epochs (it has a ``with_epochs`` method)."""
+    return callable(getattr(evaluator, "with_epochs", None))
 
 
 @dataclass

@@ -6,11 +6,14 @@ the search-validation split; the test split is never seen. Width and depth of
 the proxy are the space's build options (e.g. ``channels``, ``layers``). With
 ``fgsm_eps`` the trained proxy is also attacked with FGSM on the validation
 split and ``robustness`` (100 - normalised FGSM area, see
-:mod:`nsganet.robustness.fgsm`) returned too.
+:mod:`nsganet.robustness.fgsm`) returned too. :meth:`ProxyEvaluator.with_epochs`
+trains for another number of epochs (the rungs of multi-fidelity evaluation).
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +92,18 @@ class ProxyEvaluator:
                                                            self.valid_set.num_classes, self.settings.fgsm_eps,
                                                            self.mean, self.std, batch_size=512)
         return values
+
+    def with_epochs(self, epochs: int) -> ProxyEvaluator:
+        """This evaluator training for ``epochs`` epochs: the same data, seed and settings otherwise.
+
+        Each architecture trains from scratch with its usual seed and a
+        learning-rate schedule over ``epochs``, so the result equals that of a
+        proxy evaluator configured with ``epochs`` (a multi-fidelity rung).
+        """
+        other = copy.copy(self)  # shares the data sets
+        other.settings = dataclasses.replace(self.settings, train=dataclasses.replace(self.settings.train,
+                                                                                      epochs=epochs))
+        return other
 
     def __repr__(self) -> str:
         return (f"ProxyEvaluator({self.train_set.name}, {len(self.train_set)} train / "

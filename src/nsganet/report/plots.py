@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +13,16 @@ from nsganet.utils.plotting import pyplot, save_figure
 
 def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,
                title: str = "") -> None:
-    """All evaluated architectures (grey) and the non-dominated ones (red), pairwise for 3+ objectives."""
+    """All evaluated architectures (grey) and the non-dominated ones (red), pairwise for 3+ objectives.
+
+    With a single objective, the objective of each architecture in evaluation
+    order and the best value so far.
+    """
     plt = pyplot()
     m = len(objectives)
+    if m == 1:
+        _plot_single(plt, F[:, 0], front[:, 0], objectives[0], path, title)
+        return
     pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
     fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
     for ax, (i, j) in zip(axes[0], pairs):
@@ -33,6 +41,23 @@ def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path
         ax.legend(loc="upper right", fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+
+
+def _plot_single(plt: Any, values: np.ndarray, best: np.ndarray, objective: str, path: str | Path,
+                 title: str) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    order = np.arange(1, len(values) + 1)
+    ax.scatter(order, values, s=8, c="0.6", label=f"evaluated ({len(values)})")
+    ax.plot(order, np.minimum.accumulate(values), c="tab:red", drawstyle="steps-post",
+            label=f"best so far ({best.min():.4g})")
+    ax.set_xlabel("architectures evaluated, in order")
+    ax.set_ylabel(objective)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
 

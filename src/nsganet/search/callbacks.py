@@ -60,8 +60,15 @@ class Callback:
     def on_generation_start(self, study: Study, generation: int) -> None:
         """The strategy is asked for generation ``generation``."""
 
+    def on_rung_start(self, study: Study, generation: int, rung: int, epochs: int, candidates: int) -> None:
+        """Multi-fidelity runs: rung ``rung`` of the generation starts, ``candidates`` architectures at ``epochs``
+        (those a crash left stored are read back, not trained again)."""
+
     def on_evaluation(self, study: Study, evaluation: Evaluation, detail: str | None, reused: bool) -> None:
-        """An evaluation finished (``reused``: read back from the store after a crash); ``detail``: traceback."""
+        """An evaluation finished (``reused``: read back from the store after a crash); ``detail``: traceback.
+
+        In a multi-fidelity run an evaluation finishes with the last rung it reached (``evaluation.epochs``).
+        """
 
     def on_generation_end(self, study: Study, event: GenerationEnd) -> None:
         """A generation is stored: the strategy's state and every evaluation of it."""
@@ -86,7 +93,15 @@ def _value(e: Evaluation, name: str) -> str:
 
 
 def evaluations_csv(evaluations: Sequence[Evaluation], objectives: Sequence[str]) -> str:
-    """``evaluations.csv``: every architecture in evaluation order, its objectives, status and generation."""
+    """``evaluations.csv``: every architecture in evaluation order, its objectives, status and generation.
+
+    A multi-fidelity run's evaluations carry the epochs of their result: an
+    ``epochs`` column follows (partial-fidelity errors are higher than full ones).
+    """
+    if any(e.epochs is not None for e in evaluations):
+        rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation,
+                 "" if e.epochs is None else e.epochs] for e in evaluations]
+        return _csv(["arch", *objectives, "status", "generation", "epochs"], rows)
     rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation] for e in evaluations]
     return _csv(["arch", *objectives, "status", "generation"], rows)
 
@@ -189,6 +204,9 @@ class ProgressBar(Callback):
 
     def on_generation_start(self, study: Study, generation: int) -> None:
         self.bar.set_description(f"gen {generation}")
+
+    def on_rung_start(self, study: Study, generation: int, rung: int, epochs: int, candidates: int) -> None:
+        self.bar.set_description(f"gen {generation} rung {rung} ({candidates} x {epochs} ep)")
 
     def on_evaluation(self, study: Study, evaluation: Evaluation, detail: str | None, reused: bool) -> None:
         self.bar.update(1)

@@ -65,6 +65,4 @@ def parse_objectives(names: str | list[str] | tuple[str, ...], allow_custom: boo
         unknown = [n for n in names if n not in OBJECTIVES]
         if unknown:
             OBJECTIVES.get(unknown[0])  # the registry's one-line error naming the known objectives
-    if len(names) < 2:
-        raise ConfigError("a multi-objective search needs at least two objectives, e.g. error,flops")
     return names

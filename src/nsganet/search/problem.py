@@ -10,7 +10,7 @@ import numpy as np
 
 from nsganet.costs.model import CostModel
 from nsganet.errors import ConfigError
-from nsganet.evaluators.base import Evaluator
+from nsganet.evaluators.base import Evaluator, trains_at_epochs
 from nsganet.search.objectives import is_cost
 from nsganet.spaces.base import SearchSpace
 
@@ -31,6 +31,7 @@ class Problem:
                  cost_model: CostModel | None = None) -> None:
         self.space, self.objectives, self.evaluator = space, list(objectives), evaluator
         self.cost_model = cost_model or CostModel(space)
+        self._at_epochs: dict[int, Evaluator] = {}
         provides = getattr(evaluator, "provides", None)
         for name in self.objectives:
             if is_cost(name):
@@ -54,12 +55,22 @@ class Problem:
         rows = [[self.cost_model.measure(genome)[name] for name in names] for genome in genomes]
         return np.asarray(rows, dtype=float).reshape(len(rows), len(names))
 
-    def evaluate(self, genome: np.ndarray) -> dict[str, float]:
-        """Objective values of one genome; raises :class:`EvaluationFailed` with a reason."""
+    @property
+    def trains_at_epochs(self) -> bool:
+        """Whether the evaluator can train for a given number of epochs (multi-fidelity evaluation needs it)."""
+        return trains_at_epochs(self.evaluator)
+
+    def evaluate(self, genome: np.ndarray, epochs: int | None = None) -> dict[str, float]:
+        """Objective values of one genome; raises :class:`EvaluationFailed` with a reason.
+
+        With ``epochs`` the evaluator trains for that many epochs (its
+        ``with_epochs``): the result equals a full evaluation of a run
+        configured with ``epochs``.
+        """
         arch = self.space.architecture(genome)
         values: dict[str, float] = {}
         if self.evaluator is not None:
-            result = self.evaluator(arch)
+            result = self._evaluator_at(epochs)(arch)
             if isinstance(result, Mapping):
                 values.update(result)
             else:
@@ -77,6 +88,24 @@ class Problem:
                 raise EvaluationFailed(f"the evaluator returned no value for objective {name!r}")
             out[name] = _as_float(name, values[name])
         return out
+
+
+    def evaluate_at(self, item: tuple[np.ndarray, int]) -> dict[str, float]:
+        """:meth:`evaluate` of a ``(genome, epochs)`` pair: the item a multi-fidelity rung hands an executor."""
+        genome, epochs = item
+        return self.evaluate(genome, epochs)
+
+    def _evaluator_at(self, epochs: int | None) -> Evaluator:
+        """The evaluator, or its copy training for ``epochs`` (made once per number of epochs)."""
+        assert self.evaluator is not None
+        if epochs is None:
+            return self.evaluator
+        if not self.trains_at_epochs:
+            raise ConfigError(f"{self.evaluator!r} cannot train for a given number of epochs (it has no "
+                              "with_epochs method), so it cannot evaluate in rungs")
+        if epochs not in self._at_epochs:
+            self._at_epochs[epochs] = self.evaluator.with_epochs(epochs)  # type: ignore[attr-defined]
+        return self._at_epochs[epochs]
 
 
 def _as_float(name: str, value: Any) -> float:

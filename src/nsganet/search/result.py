@@ -1,4 +1,7 @@
-"""What a search returns: its run directory, every evaluation, the non-dominated front, per-generation stats."""
+"""What a search returns: its run directory, every evaluation, the non-dominated front, per-generation stats.
+
+Of a multi-fidelity run also every rung trained; its front holds the architectures evaluated at full fidelity.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nsganet.search.store import Evaluation
+from nsganet.search.store import Evaluation, Rung
 
 
 @dataclass
 class SearchResult:
-    """What a search leaves behind: its run directory, evaluations and non-dominated front."""
+    """What a search leaves behind: its run directory, evaluations and non-dominated front.
+
+    ``rungs`` are the results of every rung of a multi-fidelity run (empty otherwise).
+    """
 
     out: Path
     objectives: list[str]
@@ -20,6 +26,7 @@ class SearchResult:
     hypervolume: float
     generations: int
     stats: list[dict[str, Any]] = field(default_factory=list)
+    rungs: list[Rung] = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:

@@ -302,9 +302,13 @@ class RunRecord:
 
     @property
     def front(self) -> list[Evaluation]:
-        """The non-dominated successful evaluations, sorted by the first objective (what ``front.csv`` holds)."""
+        """The non-dominated successful evaluations, sorted by the first objective (what ``front.csv`` holds);
+        of a multi-fidelity run, among those evaluated at full fidelity."""
         if self._front is None:
-            self._front = front_of([e for e in self.evaluations if e.status == "ok"], self.objectives)
+            from nsganet.search.fidelity import full_fidelity
+
+            full = self.config.epochs if self.config.fidelity_eta is not None else None
+            self._front = front_of(full_fidelity(self.ok, full), self.objectives)
         return self._front
 
     @property

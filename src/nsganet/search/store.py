@@ -3,7 +3,12 @@
 Evaluations move through the states ``running`` -> ``ok`` | ``failed`` and are
 committed one by one; after each generation the strategy's state is committed
 too. A run killed at any moment therefore resumes from its last generation,
-reusing every evaluation that finished.
+reusing every evaluation that finished. A multi-fidelity run
+(:mod:`nsganet.search.fidelity`) also commits the result of every rung an
+architecture trained (table ``rungs``), so a resumed run trains no rung twice;
+an evaluation's result is that of its last rung, and :attr:`Evaluation.epochs`
+says its epochs. Stores made before the table existed are read as having no
+rungs.
 
 Nothing stored is trusted blindly: a new store appears complete or not at all
 (it is built beside its final name and renamed), an existing one must have the
@@ -60,12 +65,32 @@ CREATE TABLE generations (
     saved REAL NOT NULL
 );
 """
+#: The results of each rung of multi-fidelity runs (in every new store; stores of older versions lack it).
+_RUNGS_SCHEMA = """
+CREATE TABLE rungs (
+    seq INTEGER NOT NULL,
+    rung INTEGER NOT NULL,
+    arch TEXT NOT NULL,
+    epochs INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+    reason TEXT,
+    detail TEXT,
+    objectives TEXT,
+    finished REAL,
+    seconds REAL,
+    PRIMARY KEY (seq, rung)
+);
+"""
 #: The columns of each table, as the schema above creates them.
 COLUMNS = {
     "meta": ("key", "value"),
     "evaluations": ("seq", "arch", "genome", "generation", "status", "reason", "detail", "objectives", "started",
                     "finished", "seconds"),
     "generations": ("generation", "n_evaluated", "state", "info", "saved"),
+}
+#: Tables a store may lack (it was made before they existed), with their columns when present.
+OPTIONAL_COLUMNS = {
+    "rungs": ("seq", "rung", "arch", "epochs", "status", "reason", "detail", "objectives", "finished", "seconds"),
 }
 
 
@@ -77,6 +102,22 @@ class Evaluation:
     arch: str
     genome: tuple[int, ...]
     generation: int
+    status: str
+    reason: str | None
+    objectives: dict[str, float]
+    seconds: float | None
+    #: epochs of the result (its last rung) in a multi-fidelity run; None otherwise
+    epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class Rung:
+    """The result of one rung of a multi-fidelity evaluation: architecture ``seq`` trained for ``epochs``."""
+
+    seq: int
+    rung: int
+    arch: str
+    epochs: int
     status: str
     reason: str | None
     objectives: dict[str, float]
@@ -207,15 +248,23 @@ class RunStore:
 
     # -- trust -----------------------------------------------------------------------------
     def _verify_schema(self) -> None:
-        """The schema version and the three tables with their columns (cheap: done on every open)."""
+        """The schema version and the tables with their columns (cheap: done on every open).
+
+        The three tables of every store must be there; an optional one
+        (:data:`OPTIONAL_COLUMNS`) may be missing but, when present, must have its columns.
+        """
+        self.has_rungs = False
         try:
-            for table, columns in COLUMNS.items():
+            for table, columns in (*COLUMNS.items(), *OPTIONAL_COLUMNS.items()):
                 found = tuple(row[1] for row in self.conn.execute(f"PRAGMA table_info({table})"))
+                if not found and table in OPTIONAL_COLUMNS:
+                    continue
                 if not found:
                     raise corrupt(self.path, f"it has no {table} table")
                 if found != columns:
                     raise corrupt(self.path, f"the {table} table has the columns {', '.join(found)}, "
                                              f"expected {', '.join(columns)}")
+                self.has_rungs = self.has_rungs or table == "rungs"
             row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
@@ -231,6 +280,9 @@ class RunStore:
         closed, evaluations of saved generations are numbered 0..n-1 without
         a gap and finished, later ones belong to the generation in flight, and
         genomes, objectives, statuses, strategy states and generation infos parse.
+        The rungs of an evaluation are numbered 0..k with growing epochs, only
+        the last may have failed, they are of the evaluation's architecture,
+        and a finished evaluation holds its last rung's result.
         """
         try:
             problem = self.conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -240,7 +292,9 @@ class RunStore:
                 if _json_value(value) is _BAD:
                     raise corrupt(self.path, f"the recorded {key} is not JSON")
             saved = self._check_generations()
-            self._check_evaluations(saved, list(objectives))
+            finished = self._check_evaluations(saved, list(objectives))
+            if self.has_rungs:
+                self._check_rungs(finished, list(objectives))
         except sqlite3.DatabaseError as exc:
             raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
 
@@ -260,11 +314,15 @@ class RunStore:
             counts.append(n)
         return counts
 
-    def _check_evaluations(self, saved: list[int], objectives: list[str]) -> None:
-        """Numbering, generations and values of every evaluation (see :meth:`check`)."""
+    def _check_evaluations(self, saved: list[int], objectives: list[str]) -> dict[int, tuple[str, str, Any]]:
+        """Numbering, generations and values of every evaluation (see :meth:`check`).
+
+        Returns each evaluation's architecture, status and stored objectives by number.
+        """
         last, closed = len(saved) - 1, (saved[-1] if saved else 0)
         per_generation = [0] * len(saved)
         expected = 0
+        held: dict[int, tuple[str, str, Any]] = {}
         for seq, arch, genome, generation, status, values in self.conn.execute(
                 "SELECT seq, arch, genome, generation, status, objectives FROM evaluations ORDER BY seq"):
             where = f"evaluation {seq}"
@@ -281,11 +339,46 @@ class RunStore:
                 raise corrupt(self.path, f"{where} belongs to generation {generation} but the last saved "
                                          f"generation is {last}")
             self._check_values(where, genome, status, values, objectives)
+            held[seq] = (arch, status, values)
         for generation, n in enumerate(saved):
-            held = sum(per_generation[:generation + 1])
-            if held != n:
+            count = sum(per_generation[:generation + 1])
+            if count != n:
                 raise corrupt(self.path, f"generation {generation} closed with {n} evaluations but the store "
-                                         f"holds {held} up to it")
+                                         f"holds {count} up to it")
+        return held
+
+    def _check_rungs(self, evaluations: dict[int, tuple[str, str, Any]], objectives: list[str]) -> None:
+        """Numbering, epochs, architectures and values of every rung, against the evaluations (see :meth:`check`)."""
+        before = (-1, -1, 0, "ok")  # seq, rung, epochs and status of the row before
+        last: dict[int, tuple[str, Any]] = {}
+        for seq, rung, arch, epochs, status, values in self.conn.execute(
+                "SELECT seq, rung, arch, epochs, status, objectives FROM rungs ORDER BY seq, rung"):
+            if not (_is_int(seq) and seq >= 0 and _is_int(rung) and rung >= 0 and _is_int(epochs) and epochs >= 1
+                    and isinstance(arch, str) and arch):
+                raise corrupt(self.path, f"rung {rung!r} of evaluation {seq!r} has no valid number, epochs or "
+                                         "architecture")
+            where = f"rung {rung} of evaluation {seq}"
+            same = before[0] == seq
+            expected = before[1] + 1 if same else 0
+            if rung != expected:
+                raise corrupt(self.path, f"rung {expected} of evaluation {seq} is missing (the next stored is {rung})")
+            if same and epochs <= before[2]:
+                raise corrupt(self.path, f"{where} trains {epochs} epochs, no more than the rung before")
+            if same and before[3] != "ok":
+                raise corrupt(self.path, f"{where} follows a failed rung")
+            if status not in ("ok", "failed"):
+                raise corrupt(self.path, f"{where} has the status {status!r}")
+            self._check_objectives(where, status, values, objectives)
+            evaluation = evaluations.get(seq)  # none: of the generation in flight (a crash discards its rows)
+            if evaluation is not None and evaluation[0] != arch:
+                raise corrupt(self.path, f"{where} is of {arch}, evaluation {seq} of {evaluation[0]}")
+            before, last[seq] = (seq, rung, epochs, status), (status, values)
+        for seq, (status, values) in last.items():
+            evaluation = evaluations.get(seq)
+            if evaluation is None or evaluation[1] == "running":
+                continue
+            if evaluation[1] != status or (status == "ok" and _json_value(evaluation[2]) != _json_value(values)):
+                raise corrupt(self.path, f"evaluation {seq} does not hold the result of its last rung")
 
     def _check_values(self, where: str, genome: Any, status: Any, values: Any, objectives: list[str]) -> None:
         if status not in STATUSES:
@@ -293,6 +386,9 @@ class RunStore:
         parsed = _json_value(genome)
         if not isinstance(parsed, list) or not parsed or not all(_is_int(v) for v in parsed):
             raise corrupt(self.path, f"the genome of {where} is not a JSON list of integers")
+        self._check_objectives(where, status, values, objectives)
+
+    def _check_objectives(self, where: str, status: Any, values: Any, objectives: list[str]) -> None:
         parsed = None if values is None else _json_value(values)
         if parsed is None and status != "ok":
             return
@@ -363,9 +459,17 @@ class RunStore:
         """Drop evaluations a crash left running; they are evaluated again."""
         return self._write("DELETE FROM evaluations WHERE status = 'running'", ()).rowcount
 
+    @property
+    def _select_evaluations(self) -> str:
+        """The query of evaluation rows, with the epochs of their last rung (none without rungs)."""
+        epochs = "(SELECT r.epochs FROM rungs r WHERE r.seq = e.seq ORDER BY r.rung DESC LIMIT 1)" \
+            if self.has_rungs else "NULL"
+        return ("SELECT e.seq, e.arch, e.genome, e.generation, e.status, e.reason, e.objectives, e.seconds, "
+                f"{epochs} FROM evaluations e")
+
     def evaluations(self, max_generation: int | None = None, finished_only: bool = True) -> list[Evaluation]:
         """Evaluations in evaluation order, optionally only up to a generation."""
-        query = "SELECT seq, arch, genome, generation, status, reason, objectives, seconds FROM evaluations"
+        query = self._select_evaluations
         clauses, args = [], []
         if finished_only:
             clauses.append("status != 'running'")
@@ -373,15 +477,14 @@ class RunStore:
             clauses.append("generation <= ?")
             args.append(max_generation)
         if clauses:
-            query += " WHERE " + " AND ".join(clauses)
+            query += " WHERE " + " AND ".join(f"e.{clause}" for clause in clauses)
         rows = self.conn.execute(query + " ORDER BY seq", args).fetchall()
         return [_to_evaluation(row) for row in rows]
 
     def finished(self, arch: str) -> Evaluation | None:
         """The finished evaluation of ``arch``, if any."""
-        row = self.conn.execute(
-            "SELECT seq, arch, genome, generation, status, reason, objectives, seconds FROM evaluations"
-            " WHERE arch = ? AND status != 'running'", (arch,)).fetchone()
+        row = self.conn.execute(self._select_evaluations + " WHERE arch = ? AND status != 'running'",
+                                (arch,)).fetchone()
         return None if row is None else _to_evaluation(row)
 
     def count(self) -> int:
@@ -391,6 +494,35 @@ class RunStore:
     def count_running(self) -> int:
         """Evaluations in progress (or left so by a crash)."""
         return self.conn.execute("SELECT COUNT(*) FROM evaluations WHERE status = 'running'").fetchone()[0]
+
+    # -- rungs of multi-fidelity runs --------------------------------------------------------
+    def add_rung(self, rung: Rung, detail: str | None = None) -> None:
+        """Record the result of one rung (a rung already stored is an error: results are never overwritten)."""
+        if not self.has_rungs:
+            raise NsganetError(f"run store {self.path} was made by an nsganet without multi-fidelity runs; "
+                               "it cannot hold rungs")
+        payload = json.dumps(rung.objectives) if rung.status == "ok" else None
+        self._write("INSERT INTO rungs (seq, rung, arch, epochs, status, reason, detail, objectives, finished, seconds)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rung.seq, rung.rung, rung.arch, rung.epochs, rung.status, rung.reason, detail, payload,
+                     time.time(), rung.seconds),
+                    taken=f"rung {rung.rung} of evaluation {rung.seq}")
+
+    def rungs(self, min_seq: int = 0) -> list[Rung]:
+        """Every stored rung (of evaluations numbered from ``min_seq``), by evaluation then rung."""
+        if not self.has_rungs:
+            return []
+        rows = self.conn.execute("SELECT seq, rung, arch, epochs, status, reason, objectives, seconds FROM rungs"
+                                 " WHERE seq >= ? ORDER BY seq, rung", (min_seq,)).fetchall()
+        return [Rung(seq, rung, arch, epochs, status, reason, _objectives(values), seconds)
+                for seq, rung, arch, epochs, status, reason, values, seconds in rows]
+
+    def rung_detail(self, seq: int, rung: int) -> str | None:
+        """The traceback stored with a failed rung."""
+        if not self.has_rungs:
+            return None
+        row = self.conn.execute("SELECT detail FROM rungs WHERE seq = ? AND rung = ?", (seq, rung)).fetchone()
+        return None if row is None else row[0]
 
     # -- strategy state --------------------------------------------------------------------
     def save_generation(self, generation: int, n_evaluated: int, state: dict[str, Any],
@@ -449,7 +581,7 @@ def _build(path: Path, meta: Mapping[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + _RUNGS_SCHEMA)
             rows = [("schema_version", SCHEMA_VERSION), *meta.items()]
             conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in rows])
         finally:
@@ -464,8 +596,12 @@ def _build(path: Path, meta: Mapping[str, Any]) -> None:
         raise NsganetError(f"cannot write run store {path}: {reason}") from None
 
 
+def _objectives(text: str | None) -> dict[str, float]:
+    """Stored objective values (a JSON null read as NaN)."""
+    return {k: (math.nan if v is None else float(v)) for k, v in json.loads(text).items()} if text else {}
+
+
 def _to_evaluation(row: tuple[Any, ...]) -> Evaluation:
-    seq, arch, genome, generation, status, reason, objectives, seconds = row
-    values = {k: (math.nan if v is None else float(v)) for k, v in json.loads(objectives).items()} \
-        if objectives else {}
-    return Evaluation(seq, arch, tuple(json.loads(genome)), generation, status, reason, values, seconds)
+    seq, arch, genome, generation, status, reason, objectives, seconds, epochs = row
+    return Evaluation(seq, arch, tuple(json.loads(genome)), generation, status, reason, _objectives(objectives),
+                      seconds, epochs)

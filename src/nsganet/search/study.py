@@ -8,6 +8,12 @@ of recomputed, and the run ends with exactly the results of an uninterrupted
 run with the same seed. The loop writes nothing else: it emits events
 (:mod:`nsganet.search.callbacks`) and its callbacks write the CSV and stats
 files, the failure reports and the plots, and draw the progress bar.
+
+With a :class:`~nsganet.search.fidelity.Fidelity` the new architectures of
+each generation are trained in rungs of growing epochs (successive halving):
+every rung's result is committed, the best of a rung go on to the next, and
+an architecture's result is that of the last rung it reached. A run killed
+between rungs resumes with the rungs already stored and trains none twice.
 """
 
 from __future__ import annotations
@@ -25,11 +31,12 @@ from nsganet.executors import Executor, ExecutorSettings, make_executor
 from nsganet.moo.front import front_of, objective_matrix
 from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.search.callbacks import Callback, GenerationEnd
+from nsganet.search.fidelity import Fidelity, full_fidelity, rung_counts
 from nsganet.search.objectives import get_objective
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
-from nsganet.search.store import Evaluation, RunStore
+from nsganet.search.store import Evaluation, Rung, RunStore
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import ProblemContext, Strategy
 
@@ -41,9 +48,13 @@ class Study:
 
     def __init__(self, problem: Problem, strategy: Strategy, budget: int, seed: int, out: str | Path,
                  config: dict[str, Any], resume: bool = False, executor: ExecutorSettings | None = None,
-                 callbacks: Iterable[Callback] = ()) -> None:
+                 callbacks: Iterable[Callback] = (), fidelity: Fidelity | None = None) -> None:
         if budget < 1:
             raise ConfigError(f"budget must be at least 1, got {budget}")
+        if fidelity is not None and not problem.trains_at_epochs:
+            raise ConfigError(f"multi-fidelity evaluation needs an evaluator that trains for a given number of "
+                              f"epochs (a with_epochs method); {problem.evaluator!r} has none")
+        self.fidelity = fidelity
         self.problem, self.strategy = problem, strategy
         self.space, self.objectives = problem.space, problem.objectives
         self.budget, self.seed, self.config = budget, seed, config
@@ -56,7 +67,9 @@ class Study:
 
     def _emit(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
-            getattr(callback, event)(self, *args)
+            hear = getattr(callback, event, None)  # a callback of an older interface may lack a newer event
+            if hear is not None:
+                hear(self, *args)
 
     def failure_detail(self, seq: int) -> str | None:
         """The traceback stored with failed evaluation ``seq``."""
@@ -100,7 +113,8 @@ class Study:
         self.store = store = self.run_dir.open_store(self.config, self.resume,
                                                      check_state=self.strategy.load_state_dict)
         try:
-            executor = make_executor(self.problem.evaluate, self.executor)
+            executor = make_executor(self.problem.evaluate if self.fidelity is None else self.problem.evaluate_at,
+                                     self.executor)
         except BaseException:
             store.close()
             self.store = None
@@ -166,6 +180,7 @@ class Study:
         keys: set[bytes] = set()
         results: dict[int, Evaluation] = {}
         pending: list[tuple[int, np.ndarray, str]] = []
+        candidates: list[tuple[int, np.ndarray, str]] = []
         for genome in batch:
             if len(archive) + len(genomes) >= self.budget:
                 break
@@ -177,26 +192,28 @@ class Study:
             previous = store.finished(arch)
             if previous is not None:
                 if previous.seq != seq or previous.generation != generation:
-                    raise NsganetError(
-                        f"cannot resume {self.out}: the stored run diverges at evaluation {seq}; "
-                        "was it produced by another version of nsganet?")
+                    raise self._diverges(seq)
                 results[seq] = previous
                 self._emit("on_evaluation", previous, None, True)
             else:
                 pending.append((seq, genome, arch))
+            candidates.append((seq, genome, arch))
             genomes.append(genome)
 
         for seq, genome, arch in pending:
             store.start(seq, arch, tuple(int(v) for v in genome), generation)
-        for outcome in executor.map_unordered([g for _, g, _ in pending]):
-            seq, genome, arch = pending[outcome.index]
-            store.finish(seq, outcome.objectives, outcome.reason, outcome.seconds, outcome.detail)
-            results[seq] = Evaluation(seq, arch, tuple(int(v) for v in genome), generation,
-                                      "ok" if outcome.reason is None else "failed", outcome.reason,
-                                      outcome.objectives or {}, outcome.seconds)
-            if outcome.reason is not None:
-                logger.warning("evaluation %d failed: %s: %s", seq, arch, outcome.reason)
-            self._emit("on_evaluation", results[seq], outcome.detail, False)
+        if self.fidelity is None:
+            for outcome in executor.map_unordered([g for _, g, _ in pending]):
+                seq, genome, arch = pending[outcome.index]
+                store.finish(seq, outcome.objectives, outcome.reason, outcome.seconds, outcome.detail)
+                results[seq] = Evaluation(seq, arch, tuple(int(v) for v in genome), generation,
+                                          "ok" if outcome.reason is None else "failed", outcome.reason,
+                                          outcome.objectives or {}, outcome.seconds)
+                if outcome.reason is not None:
+                    logger.warning("evaluation %d failed: %s: %s", seq, arch, outcome.reason)
+                self._emit("on_evaluation", results[seq], outcome.detail, False)
+        else:
+            self._successive_halving(store, executor, candidates, results, generation)
 
         first = len(archive)
         F = np.full((len(genomes), len(self.objectives)), np.nan)
@@ -207,32 +224,113 @@ class Study:
             archive.add(genome, row)
         return np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.space.encoding.n_var), F
 
+    def _diverges(self, seq: int) -> NsganetError:
+        return NsganetError(f"cannot resume {self.out}: the stored run diverges at evaluation {seq}; "
+                            "was it produced by another version of nsganet?")
+
+    def _successive_halving(self, store: RunStore, executor: Executor,
+                            candidates: list[tuple[int, np.ndarray, str]], results: dict[int, Evaluation],
+                            generation: int) -> None:
+        """Train a generation's new architectures in rungs; finish each with its last rung's result.
+
+        Every rung of every candidate is decided again from the stored rungs
+        (a resumed generation repeats the same promotions) and only the rungs
+        not stored yet are trained; ``results`` holds the candidates a crash
+        left finished, and receives the others.
+        """
+        assert self.fidelity is not None
+        if not candidates:
+            return
+        archs = {seq: arch for seq, _, arch in candidates}
+        stored: dict[tuple[int, int], Rung] = {}
+        for record in store.rungs(min_seq=min(archs)):
+            if archs.get(record.seq) != record.arch:  # a rung of another architecture, or of no candidate
+                raise self._diverges(record.seq)
+            stored[record.seq, record.rung] = record
+        details: dict[tuple[int, int], str | None] = {}
+        alive = candidates
+        schedule = self.fidelity.rungs
+        for r, epochs in enumerate(schedule):
+            todo = [c for c in alive if (c[0], r) not in stored]
+            if any(seq in results for seq, _, _ in todo):  # finished, yet its rung is not stored
+                raise self._diverges(min(seq for seq, _, _ in todo if seq in results))
+            self._emit("on_rung_start", generation, r, epochs, len(alive))
+            for outcome in executor.map_unordered([(genome, epochs) for _, genome, _ in todo]):
+                seq, _, arch = todo[outcome.index]
+                record = Rung(seq, r, arch, epochs, "ok" if outcome.reason is None else "failed", outcome.reason,
+                              outcome.objectives or {}, outcome.seconds)
+                store.add_rung(record, outcome.detail)
+                stored[seq, r], details[seq, r] = record, outcome.detail
+                if outcome.reason is not None:
+                    logger.warning("evaluation %d failed in rung %d (%d epochs): %s: %s", seq, r, epochs, arch,
+                                   outcome.reason)
+            F = np.array([[stored[seq, r].objectives.get(n, np.nan) if stored[seq, r].status == "ok" else np.nan
+                           for n in self.objectives] for seq, _, _ in alive], dtype=float)
+            promoted = set() if r == len(schedule) - 1 else set(self.fidelity.promote(F))
+            for i, (seq, genome, arch) in enumerate(alive):
+                if i in promoted:
+                    continue
+                if (seq, r + 1) in stored:  # stored as promoted: the run decided otherwise before
+                    raise self._diverges(seq)
+                if seq in results:
+                    continue
+                record = stored[seq, r]
+                detail = details[seq, r] if (seq, r) in details else store.rung_detail(seq, r)
+                seconds = sum(stored[seq, k].seconds or 0.0 for k in range(r + 1))
+                objectives = record.objectives if record.status == "ok" else None
+                store.finish(seq, objectives, record.reason, seconds, detail)
+                results[seq] = Evaluation(seq, arch, tuple(int(v) for v in genome), generation, record.status,
+                                          record.reason, record.objectives, seconds, epochs)
+                self._emit("on_evaluation", results[seq], detail, False)
+            alive = [c for i, c in enumerate(alive) if i in promoted]
+            if not alive:
+                break
+
+    def _front(self, evaluations: list[Evaluation]) -> list[Evaluation]:
+        """The non-dominated evaluations; of a multi-fidelity run, among those evaluated at full fidelity
+        (partial-fidelity errors are higher, so they would not compare fairly)."""
+        return front_of(full_fidelity(evaluations, None if self.fidelity is None else self.fidelity.epochs),
+                        self.objectives)
+
+    def _entry(self, e: Evaluation, *keys: str) -> dict[str, Any]:
+        """An evaluation as a stats file lists it (with its epochs in a multi-fidelity run)."""
+        entry: dict[str, Any] = {"arch": e.arch}
+        if "status" in keys:
+            entry["status"] = e.status
+        entry.update(e.objectives)
+        if self.fidelity is not None:
+            entry["epochs"] = e.epochs
+        return entry
+
     def _generation_stats(self, store: RunStore, evaluations: list[Evaluation], generation: int,
                           info: dict[str, Any]) -> dict[str, Any]:
         """The stats of a generation, derived from the store alone."""
         evaluations = [e for e in evaluations if e.generation <= generation]
-        front = front_of(evaluations, self.objectives)
+        front = self._front(evaluations)
         bounds = self._bounds(store)
         F = objective_matrix(front, self.objectives)
         hv = normalized_hypervolume(F, *bounds) if bounds is not None else None
-        return {
+        stats: dict[str, Any] = {
             "generation": generation,
             "n_evaluated": len(evaluations),
             "archive_size": sum(e.status == "ok" for e in evaluations),
             "n_failed": sum(e.status == "failed" for e in evaluations),
             "hypervolume": hv,
             "hv_bounds": None if bounds is None else {"lower": bounds[0].tolist(), "upper": bounds[1].tolist()},
-            "front": [{"arch": e.arch, **e.objectives} for e in front],
-            "candidates": [{"arch": e.arch, "status": e.status, **e.objectives}
-                           for e in evaluations if e.generation == generation],
-            "archive": [{"arch": e.arch, **e.objectives} for e in evaluations if e.status == "ok"],
+            "front": [self._entry(e) for e in front],
+            "candidates": [self._entry(e, "status") for e in evaluations if e.generation == generation],
+            "archive": [self._entry(e) for e in evaluations if e.status == "ok"],
             "strategy": info,
         }
+        if self.fidelity is not None:
+            seqs = {e.seq for e in evaluations if e.generation == generation}
+            stats["rungs"] = rung_counts(store.rungs(min_seq=min(seqs, default=0)), seqs, self.fidelity.rungs)
+        return stats
 
     def _result(self, store: RunStore, generations: int) -> SearchResult:
         """Everything the run holds: every evaluation, the front, each generation's stats (from the store)."""
         evaluations = store.evaluations()
-        front = front_of(evaluations, self.objectives)
+        front = self._front(evaluations)
         stats = []
         for saved in store.generation_info():
             generation = saved.pop("generation")
@@ -241,4 +339,5 @@ class Study:
                 self._stats[generation] = self._generation_stats(store, evaluations, generation, saved)
             stats.append(self._stats[generation])
         hv = stats[-1]["hypervolume"] if stats and stats[-1]["hypervolume"] is not None else float("nan")
-        return SearchResult(self.out, list(self.objectives), evaluations, front, hv, generations + 1, stats)
+        return SearchResult(self.out, list(self.objectives), evaluations, front, hv, generations + 1, stats,
+                            store.rungs())

@@ -19,6 +19,7 @@ from nsganet.spaces.base import (
 )
 from nsganet.spaces.macro import MacroSpace
 from nsganet.spaces.micro import MicroSpace
+from nsganet.spaces.micro_increment import MicroIncrementSpace
 from nsganet.spaces.mobilenetv3 import MobileNetV3Space
 from nsganet.spaces.nb201 import NB201Space
 
@@ -40,5 +41,5 @@ def get_space(name: str | SearchSpace, **options: Any) -> SearchSpace:
 
 
 __all__ = ["SPACES", "Architecture", "DrawableSpace", "Encoding", "ForeignNetFiles", "ForeignNetwork", "LayerwiseSpace",
-           "MacroSpace", "MicroSpace", "MobileNetV3Space", "NB201Space", "SearchSpace", "SupernetSpace",
-           "genome_values", "get_space", "space_names"]
+           "MacroSpace", "MicroIncrementSpace", "MicroSpace", "MobileNetV3Space", "NB201Space", "SearchSpace",
+           "SupernetSpace", "genome_values", "get_space", "space_names"]

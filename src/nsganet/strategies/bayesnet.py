@@ -2,7 +2,9 @@
 
 Within each block (cell) of the encoding, the units (nodes) form a chain: the
 first unit's value has a distribution p(u1), each later unit a distribution
-conditioned on the ``order`` units before it, e.g. p(u3 | u2, u1) for order 2.
+conditioned on the ``order`` units before it, e.g. p(u3 | u2, u1) for order 2;
+``order=None`` conditions each unit on every unit before it in its block, as
+V1's Fig. 5 does: p(a1) p(a2 | a1) p(a3 | a2, a1).
 A unit's "value" is the tuple of all its variables (inputs and operations).
 Blocks are modelled independently.
 
@@ -27,9 +29,11 @@ Value = tuple[int, ...]
 class UnitChainNetwork:
     """A chain-structured Bayesian network over the units of each block."""
 
-    def __init__(self, encoding: Encoding, order: int = 1, prior: float = 1.0) -> None:
-        if order < 0 or prior <= 0:
-            raise ValueError("order must be >= 0 and prior > 0")
+    def __init__(self, encoding: Encoding, order: int | None = None, prior: float = 1.0) -> None:
+        if (order is not None and order < 0) or prior <= 0:
+            raise ValueError("order must be >= 0 (or None: every previous unit) and prior > 0")
+        if order is None:
+            order = max((len(block) for block in encoding.blocks), default=1) - 1
         self.encoding, self.order, self.prior = encoding, order, prior
         # counts[unit][context] -> Counter of unit values; contexts are tuples of preceding values
         self.counts: dict[int, dict[tuple[Value, ...], Counter[Value]]] = {}

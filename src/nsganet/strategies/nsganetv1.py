@@ -4,9 +4,11 @@ NSGA-II with the paper's operators: crossover between the space's units and
 blocks, parent-centric discretised polynomial mutation, and, once a fraction
 ``exploit_start`` of the budget is spent (tau, 2/3 by default), exploitation by
 sampling a Bayesian network learned from the ``top_k`` best evaluated
-architectures. Exploitation starts with ``1 - rho = exploit_rate`` (25 %) of
-the offspring and then adapts rho by the softmax of the survival rates of the
-two kinds of offspring in the previous generation (Eq. 2).
+architectures, each node of a cell conditioned on every node before it (Fig. 5;
+``bn_order`` N conditions on the N nodes before it instead). Exploitation
+starts with ``1 - rho = exploit_rate`` (25 %) of the offspring and then adapts
+rho by the softmax of the survival rates of the two kinds of offspring in the
+previous generation (Eq. 2).
 """
 
 from __future__ import annotations
@@ -36,15 +38,16 @@ class NSGANetV1(NSGA2):
     exploit_start: float = 2.0 / 3.0
     exploit_rate: float = 0.25
     top_k: int = 100
-    bn_order: int = 1
+    bn_order: int | None = None
     bn_prior: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0.0 <= self.exploit_start <= 1.0 or not 0.0 <= self.exploit_rate <= 1.0:
             raise ConfigError("nsganetv1 exploit_start and exploit_rate must lie in [0, 1]")
-        if self.top_k < 1 or self.bn_order < 0 or self.bn_prior <= 0:
-            raise ConfigError("nsganetv1 needs top_k >= 1, bn_order >= 0 and bn_prior > 0")
+        if self.top_k < 1 or (self.bn_order is not None and self.bn_order < 0) or self.bn_prior <= 0:
+            raise ConfigError("nsganetv1 needs top_k >= 1, bn_order >= 0 (or none: every previous node) "
+                              "and bn_prior > 0")
 
     def make_crossover(self) -> UnitCrossover:
         return UnitCrossover(self.crossover_prob)
