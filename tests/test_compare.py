@@ -7,6 +7,7 @@ import contextlib
 import csv
 import io
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -100,9 +101,13 @@ def test_values_on_common_bounds_agree_with_an_independent_computation(runs):
     comparison = compare_runs(runs)
     result = comparison.result
     rows = {run: read_evaluations(run) for run in runs}
-    flops_max = max(float(r["flops"]) for rs in rows.values() for r in rs if r["status"] == "ok")
+    stats = {run: json.loads(sorted((run / "stats").glob("gen_*.json"))[-1].read_text()) for run in runs}
+    flops_max = max(s["hv_bounds"]["upper"][1] for s in stats.values())
+    assert flops_max > max(float(r["flops"]) for rs in rows.values() for r in rs if r["status"] == "ok")
     np.testing.assert_allclose(result.lower, [0.0, 0.0])
-    np.testing.assert_allclose(result.upper, [100.0, flops_max])  # error: known worst; flops: largest seen
+    np.testing.assert_allclose(result.upper, [100.0, flops_max])  # error: known worst; flops: the runs' own bound
+    for run, quality in zip(runs, result.runs):  # runs of one configuration score as they did themselves
+        assert quality.final.hypervolume == pytest.approx(stats[run]["hypervolume"], rel=1e-9)
 
     def normalised(rs, generation):
         F = np.array([[float(r["error"]), float(r["flops"])] for r in rs

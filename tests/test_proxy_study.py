@@ -21,7 +21,7 @@ from scipy import stats
 from nsganet.cli import main
 from nsganet.errors import ConfigError
 from nsganet.executors import ExecutorSettings
-from nsganet.search.proxy_study import (
+from nsganet.proxy_study import (
     Analysis,
     PairResult,
     Setting,
@@ -33,7 +33,7 @@ from nsganet.search.proxy_study import (
     sample_architectures,
     study_table,
 )
-from nsganet.search.proxy_study_store import StudyStore
+from nsganet.proxy_study.store import StudyStore
 from nsganet.spaces import get_space
 
 # A tiny study of 5 micro architectures: what the CLI end-to-end run, the resumed run and the 2-worker run share.

@@ -23,7 +23,9 @@ class Compare(Command):
             "compare", help="compare runs (e.g. seeds): hypervolume, IGD+, median run, attainment surfaces",
             description="Compare search runs of the same objectives as NSGANetV1 does: all runs on common bounds "
                         "(ideal point 0; worst: the objective's known worst value, e.g. 100 % error, else the "
-                        "largest value over all runs), the normalised hypervolume and IGD+ (against the "
+                        "worst bound the runs recorded for their own hypervolume, e.g. the cost of the space's "
+                        "largest network, else the largest value over all runs), the normalised hypervolume and "
+                        "IGD+ (against the "
                         "non-dominated front of all runs together, normalised) of each run after each generation, "
                         "and the run of median final hypervolume (of an even count, the lower of the two middle "
                         "runs: a run that exists, the conservative one). Prints a table per run and the median and "

@@ -43,7 +43,7 @@ STUDY_OPTIONS = ("space", "setting", "reference", "archs", "seed", "batch_size",
 
 def setting_arg(text: str) -> str:
     """An argparse type for a setting of the grammar; returns its canonical text."""
-    from nsganet.search.proxy_study import parse_setting
+    from nsganet.proxy_study import parse_setting
 
     try:
         return parse_setting(text).name
@@ -130,8 +130,7 @@ class ProxyStudy(Command):
     def run(self, args: argparse.Namespace) -> int:
         from nsganet.api import local_gpus
         from nsganet.executors import ExecutorSettings
-        from nsganet.report.proxy_study_plots import StudyPlot
-        from nsganet.search.proxy_study import (
+        from nsganet.proxy_study import (
             DEFAULT_ARCHS,
             DEFAULT_THRESHOLD,
             RESULTS_CSV,
@@ -142,6 +141,7 @@ class ProxyStudy(Command):
             resume_proxy_study,
             run_proxy_study,
         )
+        from nsganet.report.proxy_study_plots import StudyPlot
 
         if args.ray_address is not None and args.executor != "ray":
             raise NsganetError("--ray-address applies to --executor ray")

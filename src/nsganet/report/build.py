@@ -125,7 +125,7 @@ def _write(data: RunData, out: Path, run_label: str) -> Report:
     figures: list[Figure] = []
     objectives = data.objectives
     name = f"{data.config.space} / {data.config.strategy} / seed {data.config.seed}"
-    ok = [e for e in data.ok if not np.isnan(objective_matrix([e], objectives)).any()]
+    ok = [e for e in data.scored if not np.isnan(objective_matrix([e], objectives)).any()]
     F = objective_matrix(ok, objectives)
     front = objective_matrix(data.front, objectives)
     if len(objectives) < 2:

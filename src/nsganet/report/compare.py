@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from nsganet.errors import NsganetError
 from nsganet.moo.comparison import Comparison, RunObjectives, compare
 from nsganet.moo.front import objective_matrix
@@ -79,13 +81,44 @@ def compare_runs(paths: Sequence[str | Path]) -> RunComparison:
     for record in records:
         if not record.ok:
             raise NsganetError(f"run {record.path} has no successful evaluation yet: nothing to compare")
-    runs = [RunObjectives(name, objective_matrix(r.evaluations, objectives), [e.generation for e in r.evaluations])
+    runs = [RunObjectives(name, _scored_matrix(r, objectives), [e.generation for e in r.evaluations])
             for name, r in zip(names, records)]
-    worst = [getattr(get_objective(n), "worst", None) for n in objectives]
-    result = compare(runs, objectives, worst)
+    result = compare(runs, objectives, _worst(records, objectives))
     compared = [ComparedRun(r.path, name, r.config.seed, r.config.strategy, r.config.space, len(r.evaluations),
                             r.finished) for name, r in zip(names, records)]
     return RunComparison(compared, result)
+
+
+def _scored_matrix(record: RunRecord, objectives: Sequence[str]) -> np.ndarray:
+    """A row per evaluation of ``record``; NaN where it failed or, in a multi-fidelity run, stopped early."""
+    scored = {e.seq for e in record.scored}
+    F = objective_matrix(record.evaluations, objectives)
+    F[[e.seq not in scored for e in record.evaluations]] = np.nan
+    return F
+
+
+def _worst(records: Sequence[RunRecord], objectives: Sequence[str]) -> list[float | None]:
+    """Per objective, its known worst value, else the largest worst bound the runs recorded for their own
+    hypervolume (e.g. the cost of the space's largest network), so that runs of one configuration score here as
+    they did themselves; None where a run recorded none (the largest value seen counts then)."""
+    worst: list[float | None] = []
+    for name in objectives:
+        known = getattr(get_objective(name), "worst", None)
+        recorded = [_recorded_upper(r, name) for r in records]
+        if known is not None or any(v is None for v in recorded):
+            worst.append(known)
+        else:
+            worst.append(max(v for v in recorded if v is not None))
+    return worst
+
+
+def _recorded_upper(record: RunRecord, name: str) -> float | None:
+    """The worst bound ``record`` recorded for objective ``name`` (None when it recorded none)."""
+    try:
+        value = record.hv_bounds["upper"][record.objectives.index(name)] if record.hv_bounds else None
+    except (KeyError, IndexError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def _refuse_repeats(paths: Sequence[str | Path]) -> None:

@@ -12,7 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from nsganet.search.proxy_study import STUDY_PNG, SYMBOLS, ProxyStudy, ProxyStudyResult, StudyCallback, StudyTable
+from nsganet.proxy_study import STUDY_PNG, ProxyStudyResult, RunningStudy, StudyCallback, StudyTable
+from nsganet.proxy_study.table import SYMBOLS
 from nsganet.utils.plotting import pyplot, save_figure
 
 
@@ -69,7 +70,7 @@ def _label(row: Any, table: StudyTable) -> str:
 class StudyPlot(StudyCallback):
     """Draws ``study.png`` into the study folder when the study ends."""
 
-    def on_study_end(self, study: ProxyStudy, result: ProxyStudyResult) -> None:
+    def on_study_end(self, study: RunningStudy, result: ProxyStudyResult) -> None:
         config = result.config
         title = (f"{config.space} on {config.dataset}: {config.archs} architectures, seed {config.seed}, "
                  f"top-{result.table.top_k}")

@@ -86,6 +86,11 @@ class RunData:
         return self.record.ok
 
     @property
+    def scored(self) -> list[Evaluation]:
+        """The successful evaluations fronts are made of (of a multi-fidelity run: at full fidelity)."""
+        return self.record.scored
+
+    @property
     def n_failed(self) -> int:
         return self.record.n_failed
 

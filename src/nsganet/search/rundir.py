@@ -274,9 +274,11 @@ class RunDirectory:
             try:
                 evaluations = store.evaluations()
                 running = store.count_running()
+                bounds = store.get_meta("hv_bounds")
             except Exception as exc:  # sqlite3 errors, undecodable rows
                 raise NsganetError(f"run store {self.store_path} cannot be read: {exc}") from None
-        return RunRecord(self, config, raw, list(config.objectives), evaluations, running, custom)
+        return RunRecord(self, config, raw, list(config.objectives), evaluations, running, custom,
+                         bounds if isinstance(bounds, dict) else None)
 
 
 @dataclass
@@ -284,7 +286,8 @@ class RunRecord:
     """A run read back from its directory: config, objectives, finished evaluations, front.
 
     ``running`` counts evaluations still in progress (or left so by a crash);
-    ``custom_evaluator`` names the user's evaluator function of a Python-API run.
+    ``custom_evaluator`` names the user's evaluator function of a Python-API run;
+    ``hv_bounds`` (``{"lower": [...], "upper": [...]}``) are the objective bounds of its hypervolume.
     """
 
     directory: RunDirectory
@@ -294,6 +297,7 @@ class RunRecord:
     evaluations: list[Evaluation]
     running: int = 0
     custom_evaluator: str | None = None
+    hv_bounds: dict[str, Any] | None = None
     _front: list[Evaluation] | None = field(default=None, repr=False)
 
     @property
@@ -305,11 +309,16 @@ class RunRecord:
         """The non-dominated successful evaluations, sorted by the first objective (what ``front.csv`` holds);
         of a multi-fidelity run, among those evaluated at full fidelity."""
         if self._front is None:
-            from nsganet.search.fidelity import full_fidelity
-
-            full = self.config.epochs if self.config.fidelity_eta is not None else None
-            self._front = front_of(full_fidelity(self.ok, full), self.objectives)
+            self._front = front_of(self.scored, self.objectives)
         return self._front
+
+    @property
+    def scored(self) -> list[Evaluation]:
+        """The successful evaluations fronts and hypervolumes are made of: of a multi-fidelity run, those
+        evaluated at full fidelity (partial errors are higher and not comparable)."""
+        from nsganet.search.fidelity import full_fidelity
+
+        return full_fidelity(self.ok, self.config.epochs if self.config.fidelity_eta is not None else None)
 
     @property
     def ok(self) -> list[Evaluation]:
