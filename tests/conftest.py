@@ -46,6 +46,29 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
                           cwd=cwd, env=env, timeout=timeout)
 
 
+
+def cli_in_process(*argv: str) -> tuple[int, str, str]:
+    """``nsganet ARGV`` in this process: exit code, stdout, stderr (logging set up by ``main`` as the command does)."""
+    import contextlib
+    import io
+    import logging
+
+    from nsganet.cli import main
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers = []
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(argv))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        root.handlers, root.level = handlers, level
+    return code, out.getvalue(), err.getvalue()
+
 def finished_evaluations(store: Path) -> int:
     """Finished evaluations in a run store another process may be writing (0 before it has its schema)."""
     if not store.exists():

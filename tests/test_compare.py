@@ -3,12 +3,9 @@ surfaces, the CSV and figure, one-line refusals, and runs left untouched."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import itertools
 import json
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -16,10 +13,9 @@ from pathlib import Path
 import moocore
 import numpy as np
 import pytest
-from conftest import METRIC
+from conftest import METRIC, cli_in_process
 
 import nsganet
-from nsganet.cli import main
 from nsganet.errors import NsganetError
 from nsganet.moo.comparison import (
     RunObjectives,
@@ -68,22 +64,7 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
             for f in sorted(folder.rglob("*")) if f.is_file()}
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    """``nsganet ARGV`` in-process: exit code, stdout, stderr (logging set up by ``main`` as the command does)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    root.handlers = []
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(argv))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        root.handlers = handlers
-        root.setLevel(level)
-    return code, out.getvalue(), err.getvalue()
+cli = cli_in_process
 
 
 def assert_one_line(code: int, err: str, *expected: str) -> None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
-import logging
 import math
 import random
 import shutil
@@ -15,10 +13,9 @@ import sqlite3
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import cli_in_process, run_cli
 from scipy import stats
 
-from nsganet.cli import main
 from nsganet.errors import ConfigError
 from nsganet.executors import ExecutorSettings
 from nsganet.proxy_study import (
@@ -42,21 +39,7 @@ TINY_ARGS = ["--archs", "5", "--seed", "3", "--reference", "c4-l1-e2-i400", "--s
              "--setting", "c2-l1-e1-i100"]
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    """``nsganet ARGV`` in this process: exit code, stdout, stderr."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    root.handlers = []
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(list(argv))
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-    finally:
-        root.handlers, root.level = handlers, level
-    return code, out.getvalue(), err.getvalue()
+cli = cli_in_process
 
 
 def read_results(path) -> list[PairResult]:
@@ -163,14 +146,15 @@ def test_constant_errors_give_no_correlation_and_no_recommendation():
 @pytest.mark.parametrize(("text", "name"), [
     ("c8-l1-e5", "c8-l1-e5"), ("e5-l1-c8", "c8-l1-e5"), (" C16-L2-E10 ", "c16-l2-e10"), ("e2-i300", "e2-i300"),
     ("c8-l1-e5-i500-r14", "c8-l1-e5-i500-r14"), ("inherit", "inherit"), ("inherit-s2", "inherit-s2"),
-    ("inherit-f1-s6", "inherit-s6-f1"), ("inherit-s2-f0", "inherit-s2")])
+    ("inherit-f1-s6", "inherit-s6-f1"), ("inherit-s2-f0", "inherit-s2"), ("x1-e5", "e5-x1")])
 def test_settings_are_read_into_their_canonical_names(text, name):
     assert parse_setting(text).name == name
     assert parse_setting(name) == parse_setting(text)
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("", "empty part"), ("c8--e5", "empty part"), ("c8-x3", "'x3' is not a part of"), ("c8-l1-e", "'e' is not"),
+    ("", "empty part"), ("c8--e5", "empty part"), ("c8-y3", "'y3' is not a part of"), ("c8-l1-e", "'e' is not"),
+    ("e5-x0", "replicate must be at least 1"), ("inherit-x1", "'x1' is not a part of"),
     ("c8-c4", "gives the channels twice"), ("c0-e5", "channels must be from 1 to 4096, got 0"),
     ("l65", "layers must be from 1 to 64"), ("e0", "epochs must be at least 1"), ("r5000", "size must be from 1"),
     ("c8-e5-s2", "'s2' is not a part of"), ("inherit-c8", "'c8' is not a part of"), ("inherit-s0", "at least 1"),
@@ -202,7 +186,7 @@ def test_settings_are_completed_for_the_space_and_refused_where_it_lacks_a_knob(
 
 def test_the_command_line_refuses_bad_settings_and_options_in_one_line(tmp_path):
     for argv, message in [
-        (["--setting", "c8-x1"], "'x1' is not a part of"),
+        (["--setting", "c8-y1"], "'y1' is not a part of"),
         (["--reference", "c0"], "channels must be from 1 to 4096"),
         (["--min-rho", "2"], "'2' must be from -1 to 1"),
         (["--min-rho", "0.5", "--min-tau", "0.5"], "not allowed with argument"),
@@ -370,3 +354,14 @@ def test_random_settings_round_trip_through_their_names():
             values["epochs"] = 1
         setting = Setting(**values)
         assert parse_setting(setting.name) == setting
+
+
+def test_a_replicate_is_the_same_setting_trained_with_another_seed(tmp_path):
+    """x<k> changes the seed only: the same networks and data, another initialisation and batch order."""
+    setting, again = parse_setting("c4-l1-e1-i120"), parse_setting("c4-l1-e1-i120-x1")
+    assert again.label == "c4-l1-e1-i120 (seed 2)" and again.replicate == 1
+    assert {f for f in vars(setting) if getattr(setting, f) != getattr(again, f)} == {"replicate"}
+    result = run_proxy_study("micro", out=tmp_path / "noise", progress=False, archs=3, seed=3,
+                             reference=setting.name, settings=[again.name])
+    errors = {(r.arch_index, r.setting): r.error for r in result.results}
+    assert len(errors) == 6 and any(errors[i, setting.name] != errors[i, again.name] for i in range(3))

@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = None,
            objectives: str | Sequence[str] = ("error", "flops"), strategy: str | Strategy = "nsganetv1",
-           budget: int = 100, seed: int = 0, out: str | Path | None = None, *,
+           budget: int | None = None, seed: int = 0, out: str | Path | None = None, *,
            resume: bool = False, progress: bool = True, plots: bool = True, callbacks: Iterable[Callback] = (),
            **options: Any) -> SearchResult:
     """Search ``space`` for architectures trading off ``objectives``.
@@ -49,7 +49,7 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
     (``table=``, ``metric=``) or by training on a dataset (``dataset=`` name
     and ``data=`` path, or the embedded digits). Cost objectives (``flops``,
     ``params``) are measured on the built networks. ``budget`` counts
-    distinct architectures evaluated. Results go to ``out``; ``resume=True``
+    distinct architectures evaluated (None: the configuration's default). Results go to ``out``; ``resume=True``
     continues the run there. ``callbacks`` (:class:`~nsganet.search.callbacks.Callback`)
     hear the search's events besides the writers of the run directory.
     Further ``options`` are the keys of :class:`~nsganet.config.SearchConfig`
@@ -59,7 +59,7 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
         "space": space if isinstance(space, str) else space.name,
         "strategy": strategy if isinstance(strategy, str) else strategy.name,
         "objectives": objectives if isinstance(objectives, str) else list(objectives),
-        "budget": budget, "seed": seed, "out": None if out is None else str(out),
+        **({} if budget is None else {"budget": budget}), "seed": seed, "out": None if out is None else str(out),
         **{k: str(v) if isinstance(v, Path) else v for k, v in options.items()},
     })
     return run_config(config, space=space, evaluator=evaluator, strategy=strategy, resume=resume,

@@ -110,7 +110,7 @@ class SearchConfig:
     strategy: str = option("nsganetv1", "search strategy", choices=STRATEGIES.names)
     objectives: list[str] = option(["error", "flops"], "comma-separated objectives to minimise ('nsganet list' "
                                    "shows them)", metavar="A,B", parse=str)
-    budget: int = option(100, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT)
+    budget: int = option(120, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT)
     seed: int = option(0, "random seed", metavar="N", bound=NONNEGATIVE_INT)
     pop_size: int | None = option(20, "population (batch) size; the V1 paper used 40", metavar="N",
                                   bound=POSITIVE_INT)

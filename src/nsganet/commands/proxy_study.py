@@ -18,9 +18,10 @@ from nsganet.commands.base import Command, register
 from nsganet.errors import NsganetError
 
 EPILOG = """settings (--setting, --reference):
-  c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>]   train from scratch: width, cells per stage,
-        epochs, a subset of the search-train images, image size; a part left out is the search's
-        default (e.g. e2 is c8-l1-e2 in the micro space)
+  c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>][-x<k>]   train from scratch: width, cells per
+        stage, epochs, a subset of the search-train images, image size; a part left out is the search's
+        default (e.g. e2 is c8-l1-e2 in the micro space); x<k> trains it again with another seed: against
+        the same setting without x (as the reference) it measures the noise ceiling
   inherit[-s<epochs>][-f<epochs>]   weights from a supernet trained s epochs in the study folder
         (without s: the given --supernet as it is), batch norm recalibrated, fine-tuned f epochs
 

@@ -80,7 +80,8 @@ def row_record(row: SettingRow, table: StudyTable) -> dict[str, Any]:
     """One setting's row as plain values (``study.csv`` and ``study.json``)."""
     s = row.setting
     return {"setting": s.name, "label": s.label, "kind": s.kind, "channels": s.channels, "layers": s.layers,
-            "epochs": s.epochs, "images": s.images, "size": s.size, "supernet_epochs": s.supernet_epochs,
+            "epochs": s.epochs, "images": s.images, "size": s.size, "replicate": s.replicate,
+            "supernet_epochs": s.supernet_epochs,
             "finetune_epochs": s.finetune if s.inherits else None, "n": row.n, "failed": row.failed,
             "rho": _plain(row.rho), "tau": _plain(row.tau), "top_k_overlap": _plain(row.top_k_overlap),
             "seconds_per_arch": _plain(row.seconds), "relative_cost": _plain(row.relative_cost),

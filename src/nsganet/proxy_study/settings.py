@@ -1,8 +1,11 @@
 """A proxy study's settings: the one grammar that names them, the defaults studied, and what a setting builds.
 
 A setting says how each architecture is scored: trained from scratch
-(``c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>]``) or by weight
-inheritance from a supernet (``inherit[-s<epochs>][-f<epochs>]``).
+(``c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>][-x<k>]``) or by weight
+inheritance from a supernet (``inherit[-s<epochs>][-f<epochs>]``). ``x<k>``
+trains the same setting again with another seed (replicate ``k``): its rank
+correlation with the setting without it is the noise ceiling, the best any
+setting can rank against that one.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from nsganet.spaces import SearchSpace, SupernetSpace
 from nsganet.utils.checks import CHANNELS, IMAGE_SIZE, LAYERS, NONNEGATIVE_INT, POSITIVE_INT, Bound
 
 #: The one grammar of a setting, as error messages and help state it.
-GRAMMAR = ("c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>] (each part optional), or "
+GRAMMAR = ("c<channels>-l<layers>-e<epochs>[-i<images>][-r<px>][-x<replicate>] (each part optional), or "
            "inherit[-s<supernet epochs>][-f<fine-tune epochs>]")
 _TRAIN_PARTS: dict[str, tuple[str, Bound]] = {
     "c": ("channels", CHANNELS), "l": ("layers", LAYERS), "e": ("epochs", POSITIVE_INT),
-    "i": ("images", POSITIVE_INT), "r": ("size", IMAGE_SIZE)}
+    "i": ("images", POSITIVE_INT), "r": ("size", IMAGE_SIZE), "x": ("replicate", POSITIVE_INT)}
 _INHERIT_PARTS: dict[str, tuple[str, Bound]] = {"s": ("supernet_epochs", POSITIVE_INT),
                                                  "f": ("finetune", NONNEGATIVE_INT)}
 _PART = re.compile(r"([a-z])([0-9]{1,9})")
@@ -35,7 +38,8 @@ class Setting:
     ``train``: ``channels`` and ``layers`` size the network (the space's
     width and depth knobs; None: the full network's), ``epochs`` of training
     on ``images`` search-train images (None: all) at ``size`` px (None: the
-    study's image size). ``inherit``: weights from a supernet trained
+    study's image size); ``replicate`` k > 0 trains it again with another
+    seed (network initialisation, batch order, image subset). ``inherit``: weights from a supernet trained
     ``supernet_epochs`` in the study folder (None: the given supernet file as
     it is), batch norm recalibrated, fine-tuned ``finetune`` epochs first.
     """
@@ -46,6 +50,7 @@ class Setting:
     epochs: int | None = None
     images: int | None = None
     size: int | None = None
+    replicate: int | None = None
     supernet_epochs: int | None = None
     finetune: int = 0
 
@@ -68,7 +73,8 @@ class Setting:
     def label(self) -> str:
         """The setting in words for tables: its name, or what an inheritance setting does."""
         if not self.inherits:
-            return self.name
+            return self.name if self.replicate is None else (
+                f"{dataclasses.replace(self, replicate=None).name} (seed {self.replicate + 1})")
         source = f"supernet {self.supernet_epochs} ep" if self.supernet_epochs else "given supernet"
         return f"inherit ({source})" + (f" + finetune {self.finetune} ep" if self.finetune else "")
 

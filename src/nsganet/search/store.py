@@ -22,22 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
-import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from nsganet.errors import NsganetError
-
-logger = logging.getLogger(__name__)
+from nsganet.utils.sqlite_store import SqliteStore, is_int, is_number, json_value
+from nsganet.utils.sqlite_store import corrupt as store_corrupt
 
 SCHEMA_VERSION = "2"
 STATUSES = ("running", "ok", "failed")
@@ -125,11 +123,11 @@ class Rung:
 
 
 def corrupt(path: str | Path, what: str) -> NsganetError:
-    """The one-line error of a store that cannot be trusted."""
-    return NsganetError(f"corrupt run store {path}: {what}")
+    """The one-line error of a run store that cannot be trusted."""
+    return store_corrupt(RunStore.NOUN, path, what)
 
 
-class RunStore:
+class RunStore(SqliteStore):
     """SQLite-backed record of a run (write-ahead logging, one commit per result).
 
     ``RunStore(path)`` opens a store for writing (creating an empty one where
@@ -137,30 +135,18 @@ class RunStore:
     start; :meth:`read_only` opens one without writing anything.
     """
 
+    NOUN = "run store"
+    SCHEMA = _SCHEMA + _RUNGS_SCHEMA
+    SCHEMA_VERSION = SCHEMA_VERSION
+    COLUMNS = COLUMNS
+    OPTIONAL_COLUMNS = OPTIONAL_COLUMNS
+
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
         self._on_close: list[Callable[[], None]] = []
         self._copy: tempfile.TemporaryDirectory[str] | None = None
-        if not self.path.exists():
-            _build(self.path, {})
-        _refuse_empty(self.path)
-        self.conn = self._connect(partial(sqlite3.connect, self.path, isolation_level=None, timeout=30.0))
-        try:
-            self._verify_schema()
-            self._write("PRAGMA journal_mode=WAL", ())
-            self._write("PRAGMA synchronous=NORMAL", ())
-        except BaseException:
-            self.conn.close()
-            raise
-
-    @classmethod
-    def create(cls, path: str | Path, meta: Mapping[str, Any]) -> RunStore:
-        """A new store holding ``meta`` from its first byte (a crash leaves either nothing or all of it)."""
-        path = Path(path)
-        if path.exists():
-            raise NsganetError(f"run store {path} already exists")
-        _build(path, meta)
-        return cls(path)
+        if not Path(path).exists():
+            self.build(Path(path), {})
+        super().__init__(path)
 
     @classmethod
     def read_only(cls, path: str | Path, live: bool) -> RunStore:
@@ -175,7 +161,7 @@ class RunStore:
         """
         store = cls.__new__(cls)
         store.path, store._on_close, store._copy = Path(path), [], None
-        _refuse_empty(store.path)
+        cls.refuse_empty(store.path)
         wal = store.path.with_name(store.path.name + "-wal")
         uri = store.path.resolve().as_uri()
         logged = wal.is_file() and wal.stat().st_size > 0
@@ -201,15 +187,10 @@ class RunStore:
             raise
         return store
 
-    def _connect(self, opener: Callable[[], sqlite3.Connection]) -> sqlite3.Connection:
-        try:
-            conn = opener()
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
-        except sqlite3.Error as exc:
-            raise NsganetError(f"cannot read run store {self.path}: {exc}") from None
-        return conn
+    @property
+    def has_rungs(self) -> bool:
+        """Whether the store has the table of rungs (stores made before multi-fidelity runs lack it)."""
+        return "rungs" in self.optional_tables
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[RunStore]:
@@ -225,14 +206,6 @@ class RunStore:
         """Call ``release`` when the store closes (the run's lock lives as long as its store)."""
         self._on_close.append(release)
 
-    def close(self) -> None:
-        try:
-            self.conn.close()
-        except sqlite3.Error as exc:  # a full disk may refuse the final checkpoint: the log keeps the data
-            logger.warning("closing %s: %s", self.path, exc)
-        finally:
-            self._cleanup()
-
     def _cleanup(self) -> None:
         if self._copy is not None:
             self._copy.cleanup()
@@ -240,38 +213,7 @@ class RunStore:
         while self._on_close:
             self._on_close.pop()()
 
-    def __enter__(self) -> RunStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # -- trust -----------------------------------------------------------------------------
-    def _verify_schema(self) -> None:
-        """The schema version and the tables with their columns (cheap: done on every open).
-
-        The three tables of every store must be there; an optional one
-        (:data:`OPTIONAL_COLUMNS`) may be missing but, when present, must have its columns.
-        """
-        self.has_rungs = False
-        try:
-            for table, columns in (*COLUMNS.items(), *OPTIONAL_COLUMNS.items()):
-                found = tuple(row[1] for row in self.conn.execute(f"PRAGMA table_info({table})"))
-                if not found and table in OPTIONAL_COLUMNS:
-                    continue
-                if not found:
-                    raise corrupt(self.path, f"it has no {table} table")
-                if found != columns:
-                    raise corrupt(self.path, f"the {table} table has the columns {', '.join(found)}, "
-                                             f"expected {', '.join(columns)}")
-                self.has_rungs = self.has_rungs or table == "rungs"
-            row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
-        version = None if row is None else _json_value(row[0])
-        if version != SCHEMA_VERSION:
-            raise corrupt(self.path, f"schema version {version!r}, expected {SCHEMA_VERSION!r}")
-
     def check(self, objectives: Sequence[str] = ()) -> None:
         """Verify every stored value (and that ok rows hold ``objectives``); a problem is a one-line error.
 
@@ -284,19 +226,12 @@ class RunStore:
         the last may have failed, they are of the evaluation's architecture,
         and a finished evaluation holds its last rung's result.
         """
-        try:
-            problem = self.conn.execute("PRAGMA quick_check").fetchone()[0]
-            if problem != "ok":
-                raise corrupt(self.path, f"SQLite finds it damaged ({problem})")
-            for key, value in self.conn.execute("SELECT key, value FROM meta"):
-                if _json_value(value) is _BAD:
-                    raise corrupt(self.path, f"the recorded {key} is not JSON")
+        with self.reading():
+            self.check_pages_and_meta()
             saved = self._check_generations()
             finished = self._check_evaluations(saved, list(objectives))
             if self.has_rungs:
                 self._check_rungs(finished, list(objectives))
-        except sqlite3.DatabaseError as exc:
-            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
 
     def _check_generations(self) -> list[int]:
         """Evaluations recorded after each saved generation (generation g at index g)."""
@@ -304,13 +239,13 @@ class RunStore:
         for generation, n, state, info in self.conn.execute(
                 "SELECT generation, n_evaluated, state, info FROM generations ORDER BY generation"):
             if generation != len(counts):
-                raise corrupt(self.path, f"generation {len(counts)} is missing (the next saved is {generation!r})")
-            if not _is_int(n) or n < (counts[-1] if counts else 0):
-                raise corrupt(self.path, f"generation {generation} records {n!r} evaluations")
-            if not isinstance(_json_value(state), dict):
-                raise corrupt(self.path, f"the strategy state of generation {generation} is not a JSON object")
-            if not isinstance(_json_value(info), dict):
-                raise corrupt(self.path, f"the information of generation {generation} is not a JSON object")
+                raise self.corrupt(f"generation {len(counts)} is missing (the next saved is {generation!r})")
+            if not is_int(n) or n < (counts[-1] if counts else 0):
+                raise self.corrupt(f"generation {generation} records {n!r} evaluations")
+            if not isinstance(json_value(state), dict):
+                raise self.corrupt(f"the strategy state of generation {generation} is not a JSON object")
+            if not isinstance(json_value(info), dict):
+                raise self.corrupt(f"the information of generation {generation} is not a JSON object")
             counts.append(n)
         return counts
 
@@ -326,25 +261,25 @@ class RunStore:
         for seq, arch, genome, generation, status, values in self.conn.execute(
                 "SELECT seq, arch, genome, generation, status, objectives FROM evaluations ORDER BY seq"):
             where = f"evaluation {seq}"
-            if not _is_int(generation) or generation < 0 or not isinstance(arch, str) or not arch:
-                raise corrupt(self.path, f"{where} has no valid architecture or generation")
+            if not is_int(generation) or generation < 0 or not isinstance(arch, str) or not arch:
+                raise self.corrupt(f"{where} has no valid architecture or generation")
             if generation <= last:
                 if seq != expected:
-                    raise corrupt(self.path, f"evaluation {expected} is missing (the numbering jumps to {seq})")
+                    raise self.corrupt(f"evaluation {expected} is missing (the numbering jumps to {seq})")
                 if status == "running":
-                    raise corrupt(self.path, f"{where} of saved generation {generation} is marked running")
+                    raise self.corrupt(f"{where} of saved generation {generation} is marked running")
                 per_generation[generation] += 1
                 expected += 1
             elif generation != last + 1 or seq < closed:
-                raise corrupt(self.path, f"{where} belongs to generation {generation} but the last saved "
-                                         f"generation is {last}")
+                raise self.corrupt(f"{where} belongs to generation {generation} but the last saved "
+                                   f"generation is {last}")
             self._check_values(where, genome, status, values, objectives)
             held[seq] = (arch, status, values)
         for generation, n in enumerate(saved):
             count = sum(per_generation[:generation + 1])
             if count != n:
-                raise corrupt(self.path, f"generation {generation} closed with {n} evaluations but the store "
-                                         f"holds {count} up to it")
+                raise self.corrupt(f"generation {generation} closed with {n} evaluations but the store "
+                                   f"holds {count} up to it")
         return held
 
     def _check_rungs(self, evaluations: dict[int, tuple[str, str, Any]], objectives: list[str]) -> None:
@@ -353,81 +288,51 @@ class RunStore:
         last: dict[int, tuple[str, Any]] = {}
         for seq, rung, arch, epochs, status, values in self.conn.execute(
                 "SELECT seq, rung, arch, epochs, status, objectives FROM rungs ORDER BY seq, rung"):
-            if not (_is_int(seq) and seq >= 0 and _is_int(rung) and rung >= 0 and _is_int(epochs) and epochs >= 1
+            if not (is_int(seq) and seq >= 0 and is_int(rung) and rung >= 0 and is_int(epochs) and epochs >= 1
                     and isinstance(arch, str) and arch):
-                raise corrupt(self.path, f"rung {rung!r} of evaluation {seq!r} has no valid number, epochs or "
-                                         "architecture")
+                raise self.corrupt(f"rung {rung!r} of evaluation {seq!r} has no valid number, epochs or "
+                                   "architecture")
             where = f"rung {rung} of evaluation {seq}"
             same = before[0] == seq
             expected = before[1] + 1 if same else 0
             if rung != expected:
-                raise corrupt(self.path, f"rung {expected} of evaluation {seq} is missing (the next stored is {rung})")
+                raise self.corrupt(f"rung {expected} of evaluation {seq} is missing (the next stored is {rung})")
             if same and epochs <= before[2]:
-                raise corrupt(self.path, f"{where} trains {epochs} epochs, no more than the rung before")
+                raise self.corrupt(f"{where} trains {epochs} epochs, no more than the rung before")
             if same and before[3] != "ok":
-                raise corrupt(self.path, f"{where} follows a failed rung")
+                raise self.corrupt(f"{where} follows a failed rung")
             if status not in ("ok", "failed"):
-                raise corrupt(self.path, f"{where} has the status {status!r}")
+                raise self.corrupt(f"{where} has the status {status!r}")
             self._check_objectives(where, status, values, objectives)
             evaluation = evaluations.get(seq)  # none: of the generation in flight (a crash discards its rows)
             if evaluation is not None and evaluation[0] != arch:
-                raise corrupt(self.path, f"{where} is of {arch}, evaluation {seq} of {evaluation[0]}")
+                raise self.corrupt(f"{where} is of {arch}, evaluation {seq} of {evaluation[0]}")
             before, last[seq] = (seq, rung, epochs, status), (status, values)
         for seq, (status, values) in last.items():
             evaluation = evaluations.get(seq)
             if evaluation is None or evaluation[1] == "running":
                 continue
-            if evaluation[1] != status or (status == "ok" and _json_value(evaluation[2]) != _json_value(values)):
-                raise corrupt(self.path, f"evaluation {seq} does not hold the result of its last rung")
+            if evaluation[1] != status or (status == "ok" and json_value(evaluation[2]) != json_value(values)):
+                raise self.corrupt(f"evaluation {seq} does not hold the result of its last rung")
 
     def _check_values(self, where: str, genome: Any, status: Any, values: Any, objectives: list[str]) -> None:
         if status not in STATUSES:
-            raise corrupt(self.path, f"{where} has the status {status!r}")
-        parsed = _json_value(genome)
-        if not isinstance(parsed, list) or not parsed or not all(_is_int(v) for v in parsed):
-            raise corrupt(self.path, f"the genome of {where} is not a JSON list of integers")
+            raise self.corrupt(f"{where} has the status {status!r}")
+        parsed = json_value(genome)
+        if not isinstance(parsed, list) or not parsed or not all(is_int(v) for v in parsed):
+            raise self.corrupt(f"the genome of {where} is not a JSON list of integers")
         self._check_objectives(where, status, values, objectives)
 
     def _check_objectives(self, where: str, status: Any, values: Any, objectives: list[str]) -> None:
-        parsed = None if values is None else _json_value(values)
+        parsed = None if values is None else json_value(values)
         if parsed is None and status != "ok":
             return
-        if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or _is_number(v))
+        if not isinstance(parsed, dict) or not all(isinstance(k, str) and (v is None or is_number(v))
                                                    for k, v in parsed.items()):
-            raise corrupt(self.path, f"the objectives of {where} are not a JSON mapping of numbers")
+            raise self.corrupt(f"the objectives of {where} are not a JSON mapping of numbers")
         missing = [name for name in objectives if name not in parsed]
         if status == "ok" and missing:
-            raise corrupt(self.path, f"{where} has no value of the objective {missing[0]}")
-
-    # -- writing ---------------------------------------------------------------------------
-    def _write(self, sql: str, args: Sequence[Any], taken: str | None = None) -> sqlite3.Cursor:
-        """Run one write (its own commit): a full disk is one line, a stored result is never replaced."""
-        try:
-            return self.conn.execute(sql, args)
-        except sqlite3.IntegrityError as exc:
-            if taken is None:
-                raise NsganetError(f"cannot write run store {self.path}: {exc}") from None
-            raise NsganetError(f"run store {self.path} already holds {taken}; stored results are never "
-                               "overwritten") from None
-        except sqlite3.Error as exc:
-            raise NsganetError(f"cannot write run store {self.path}: {exc}") from None
-
-    # -- metadata --------------------------------------------------------------------------
-    def get_meta(self, key: str) -> Any:
-        """The JSON value stored under ``key`` (``None`` when there is none)."""
-        try:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise corrupt(self.path, f"not a usable SQLite database ({exc})") from None
-        if row is None:
-            return None
-        value = _json_value(row[0])
-        if value is _BAD:
-            raise corrupt(self.path, f"the recorded {key} is not JSON")
-        return value
-
-    def set_meta(self, key: str, value: Any) -> None:
-        self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            raise self.corrupt(f"{where} has no value of the objective {missing[0]}")
 
     # -- evaluations -----------------------------------------------------------------------
     def start(self, seq: int, arch: str, genome: tuple[int, ...], generation: int) -> None:
@@ -541,59 +446,6 @@ class RunStore:
     def generation_info(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT generation, n_evaluated, info FROM generations ORDER BY generation")
         return [{"generation": g, "n_evaluated": n, **json.loads(info)} for g, n, info in rows]
-
-
-_BAD = object()  # what _json_value returns for text that is not JSON
-
-
-def _json_value(text: Any) -> Any:
-    """The JSON value of a stored text, or ``_BAD``."""
-    if not isinstance(text, str):
-        return _BAD
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _BAD
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _refuse_empty(path: Path) -> None:
-    """A store file of 0 bytes is damage (a new store is never empty), not a new run."""
-    try:
-        empty = path.stat().st_size == 0
-    except OSError as exc:
-        raise NsganetError(f"cannot read run store {path}: {exc.strerror or exc}") from None
-    if empty:
-        raise corrupt(path, "the file is empty (0 bytes)")
-
-
-def _build(path: Path, meta: Mapping[str, Any]) -> None:
-    """Write a new store with its schema and ``meta`` beside ``path``, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.new")
-    try:
-        tmp.unlink(missing_ok=True)
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            conn.executescript(_SCHEMA + _RUNGS_SCHEMA)
-            rows = [("schema_version", SCHEMA_VERSION), *meta.items()]
-            conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in rows])
-        finally:
-            conn.close()
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except (sqlite3.Error, OSError) as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise NsganetError(f"cannot write run store {path}: {reason}") from None
 
 
 def _objectives(text: str | None) -> dict[str, float]:
