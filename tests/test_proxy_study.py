@@ -365,3 +365,5 @@ def test_a_replicate_is_the_same_setting_trained_with_another_seed(tmp_path):
                              reference=setting.name, settings=[again.name])
     errors = {(r.arch_index, r.setting): r.error for r in result.results}
     assert len(errors) == 6 and any(errors[i, setting.name] != errors[i, again.name] for i in range(3))
+    table = study_table(result.results, [setting, again], setting, threshold=-1.0)
+    assert table.recommended is None  # a replicate measures noise; it is never the proxy to use

@@ -59,7 +59,8 @@ class SettingRow:
 @dataclass(frozen=True)
 class StudyTable:
     """Every setting's row, cheapest first, and the recommendation: the cheapest setting other than the
-    reference whose ``metric`` (``rho`` or ``tau``) is at least ``threshold`` (None when none is)."""
+    reference and its replicates whose ``metric`` (``rho`` or ``tau``) is at least ``threshold`` (None when
+    none is)."""
 
     rows: list[SettingRow]
     reference: str
@@ -79,7 +80,10 @@ class StudyTable:
             once = f", plus {best.one_off_seconds:.0f} s once for its supernet" if best.one_off_seconds else ""
             return (f"recommended: {best.name} ({symbol} {best.metric(self.metric):.2f} ≥ {self.threshold:g} at "
                     f"{best.relative_cost:.2f}× the reference's cost{once})")
-        others = [r for r in self.rows if not r.is_reference and math.isfinite(r.metric(self.metric))]
+        others = [r for r in self.rows if not r.is_reference and r.setting.replicate is None
+                  and math.isfinite(r.metric(self.metric))]
+        if not others and any(r.setting.replicate is not None for r in self.rows):
+            return "recommended: none (replicates measure the noise of a setting, they are no proxy to choose)"
         if not others:
             return f"recommended: none (no setting has a {symbol} to compare with {self.threshold:g})"
         closest = max(others, key=lambda r: r.metric(self.metric))
@@ -185,8 +189,8 @@ def study_table(results: Iterable[PairResult], settings: Sequence[Setting], refe
                                top_k_overlap(common, x, y, top_k), seconds, relative,  # type: ignore[arg-type]
                                float(one_off.get(setting.name, 0.0)), setting.name == reference.name))
     rows.sort(key=lambda r: (not math.isfinite(r.seconds), r.seconds if math.isfinite(r.seconds) else 0.0))
-    qualified = [r for r in rows if not r.is_reference and math.isfinite(r.seconds)
-                 and math.isfinite(r.metric(metric)) and r.metric(metric) >= threshold]
+    qualified = [r for r in rows if not r.is_reference and r.setting.replicate is None  # a replicate measures noise
+                 and math.isfinite(r.seconds) and math.isfinite(r.metric(metric)) and r.metric(metric) >= threshold]
     return StudyTable(rows, reference.name, top_k, metric, float(threshold), qualified[0] if qualified else None)
 
 
