@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_every_registered_space_is_covered():
-    assert set(SPACES) == {"macro", "micro", "mobilenetv3", "nb201"}
+    assert set(SPACES) == {"macro", "micro", "micro-inc", "mobilenetv3", "nb201"}
 
 
 def genomes(space: SearchSpace, canonical: bool = True) -> st.SearchStrategy[np.ndarray]:
@@ -173,11 +173,13 @@ def test_strategies_ask_only_new_valid_canonical_genomes(name, strategy_name, se
 
 #: Per space, the space whose networks are built (MobileNetV3: a tiny supernet) and tiny build options.
 TINY_MBV3 = MobileNetV3Space(SupernetConfig.small(16, width_mult=0.35))
-NETWORK_SPACES = {"macro": SPACES["macro"], "micro": SPACES["micro"], "nb201": SPACES["nb201"],
+NETWORK_SPACES = {"macro": SPACES["macro"], "micro": SPACES["micro"], "micro-inc": SPACES["micro-inc"],
+                  "nb201": SPACES["nb201"],
                   "mobilenetv3": TINY_MBV3}
 TINY = {"macro": {"channels": 4}, "micro": {"channels": 4, "layers": 1, "channel_increment": 2},
+        "micro-inc": {"channels": 4, "layers": 1},
         "nb201": {"channels": 4, "cells_per_stage": 1}, "mobilenetv3": {}}
-INPUT_SIZES = {"macro": [6, 8, 12], "micro": [8, 12], "nb201": [8, 12], "mobilenetv3": [12, 16]}
+INPUT_SIZES = {"macro": [6, 8, 12], "micro": [8, 12], "micro-inc": [8, 12], "nb201": [8, 12], "mobilenetv3": [12, 16]}
 
 
 def test_every_registered_space_builds_networks_here():
@@ -237,7 +239,7 @@ def _nb201_unused(space, model, genome) -> set[int]:
 
 
 def expected_unused(name: str, space, model, genome) -> set[int]:
-    if name == "micro":
+    if name in ("micro", "micro-inc"):  # micro-inc: the micro cells plus the channel increment
         return _micro_unused(space, model, genome)
     if name == "nb201":
         return _nb201_unused(space, model, genome)
