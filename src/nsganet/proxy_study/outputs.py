@@ -8,11 +8,9 @@ pair), ``study.csv`` and ``study.json`` (the table); ``study.png`` comes from
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from nsganet.proxy_study.config import StudyConfig
 from nsganet.proxy_study.settings import Setting
 from nsganet.proxy_study.store import PairResult
 from nsganet.proxy_study.table import Analysis, SettingRow, StudyTable, analysed_table
-from nsganet.utils.files import atomic_write
+from nsganet.utils.files import atomic_write, csv_text
 
 STORE_FILE = "study.sqlite"
 RESULTS_CSV = "results.csv"
@@ -53,14 +51,6 @@ class ProxyStudyResult:
         return analysed_table(self.results, self.settings, self.supernet_seconds, analysis)
 
 
-def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _number(value: float | None) -> str:
     return "" if value is None or not math.isfinite(value) else repr(float(value))
 
@@ -71,7 +61,7 @@ def _plain(value: float) -> float | None:
 
 def results_csv(results: Sequence[PairResult]) -> str:
     """``results.csv``: every pair, by setting (reference first) and architecture: error and seconds."""
-    return _csv(["arch_index", "arch", "setting", "status", "error", "seconds"],
+    return csv_text(["arch_index", "arch", "setting", "status", "error", "seconds"],
                 ([r.arch_index, r.arch, r.setting, "ok" if r.ok else "failed", _number(r.error), _number(r.seconds)]
                  for r in results))
 
@@ -92,8 +82,8 @@ def row_record(row: SettingRow, table: StudyTable) -> dict[str, Any]:
 def study_csv(table: StudyTable) -> str:
     """``study.csv``: one row per setting, cheapest first."""
     records = [row_record(r, table) for r in table.rows]  # the reference's row at least
-    return _csv(list(records[0]), ([("" if v is None else repr(v) if isinstance(v, float) else v) for v in rec.values()]
-                         for rec in records))
+    return csv_text(list(records[0]), ([("" if v is None else repr(v) if isinstance(v, float) else v)
+                                        for v in rec.values()] for rec in records))
 
 
 def write_study_files(result: ProxyStudyResult) -> None:

@@ -13,8 +13,6 @@ restore, when the search ends, what a crash kept them from writing.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
 from nsganet.search.store import Evaluation
 from nsganet.spaces.base import SearchSpace
-from nsganet.utils.files import atomic_write
+from nsganet.utils.files import atomic_write, csv_text
 from nsganet.utils.progress import progress_bar
 
 
@@ -80,14 +78,6 @@ class Callback:
         """The search stops, finished or not (an exception, Ctrl-C): release what was opened."""
 
 
-def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def _value(e: Evaluation, name: str) -> str:
     return repr(e.objectives[name]) if e.status == "ok" else ""
 
@@ -101,15 +91,15 @@ def evaluations_csv(evaluations: Sequence[Evaluation], objectives: Sequence[str]
     if any(e.epochs is not None for e in evaluations):
         rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation,
                  "" if e.epochs is None else e.epochs] for e in evaluations]
-        return _csv(["arch", *objectives, "status", "generation", "epochs"], rows)
+        return csv_text(["arch", *objectives, "status", "generation", "epochs"], rows)
     rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation] for e in evaluations]
-    return _csv(["arch", *objectives, "status", "generation"], rows)
+    return csv_text(["arch", *objectives, "status", "generation"], rows)
 
 
 def front_csv(front: Sequence[Evaluation], objectives: Sequence[str]) -> str:
     """``front.csv``: the non-dominated architectures, their objectives and generation."""
     rows = [[e.arch, *(_value(e, n) for n in objectives), e.generation] for e in front]
-    return _csv(["arch", *objectives, "generation"], rows)
+    return csv_text(["arch", *objectives, "generation"], rows)
 
 
 def failure_text(evaluation: Evaluation, detail: str | None) -> str:

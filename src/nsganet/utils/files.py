@@ -4,9 +4,11 @@ that are safe as paths."""
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,3 +85,12 @@ def safe_name(text: object, fallback: str = "unnamed") -> str:
     stripped = name.lstrip(".")
     name = "-" * (len(name) - len(stripped)) + stripped
     return name or fallback
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A CSV file's text: ``header`` then ``rows``, with ``\n`` line ends (the same on every platform)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
