@@ -38,14 +38,15 @@ test: setup browser
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
-	$(BIN)/python benchmarks/nb201_strategies.py
-	$(BIN)/python benchmarks/nb201_strategies.py --budgets 300,1000 --out benchmarks/results/ablation \
+	$(BIN)/python benchmarks/nb201_strategies.py --out benchmarks/results/nb201_2obj \
+		--strategies random,nsga2,nsganetv1,nsganetv2,nsganetv2-v1.0,pymoo-nsga2,optuna-nsga2,optuna-tpe,optuna-gp
+	$(BIN)/python benchmarks/nb201_strategies.py --budgets 100,300 --out benchmarks/results/nsganetv2_ablation \
+		--strategies nsganetv2,nsganetv2-onehot,nsganetv2-kappa0,nsganetv2-bag5,nsganetv2-nsga2,nsganetv2-randdoe,nsganetv2-mlp,nsganetv2-gp
+	$(BIN)/python benchmarks/nb201_strategies.py --objectives error,flops,latency --budgets 50,100,200,300 \
+		--out benchmarks/results/nb201_3obj --strategies random,nsga2,nsganetv1,nsganetv2,optuna-nsga2,optuna-tpe,optuna-gp
+	$(BIN)/python benchmarks/nb201_strategies.py --seeds 30 --budgets 300,1000 --out benchmarks/results/ablation \
 		--strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
-	$(BIN)/python benchmarks/nb201_strategies.py --seeds 10 --budgets 100,200,300,500 --out benchmarks/results/nsganetv2 \
-		--strategies random,nsga2,nsganetv1,pymoo-nsga2,optuna-nsga2,nsganetv2-rbf,nsganetv2-gbt,nsganetv2-mlp
-	$(BIN)/python benchmarks/nb201_strategies.py --seeds 10 --budgets 100,200 --strategies nsganetv2 \
-		--out benchmarks/results/nsganetv2-as
-	$(BIN)/python benchmarks/nb201_predictors.py --target raw,log,rank
+	$(BIN)/python benchmarks/nb201_predictors.py --features structure,onehot
 	$(BIN)/python benchmarks/supernet_inheritance.py
 	$(BIN)/python benchmarks/trainer_throughput.py
 	$(BIN)/python benchmarks/trainer_throughput.py --recipe --images 2048 --rounds 3

@@ -8,11 +8,13 @@ surrogate-assisted search needs: the order of candidates) and RMSE (in % error)
 on the held-out architectures; median and interquartile range over seeds.
 
     python benchmarks/nb201_predictors.py [--seeds 10] [--sizes 50,100,200,500] [--predictors rbf,gp,mlp,cart,gbt,as]
-    python benchmarks/nb201_predictors.py --features both --target raw,log,rank
+    python benchmarks/nb201_predictors.py --features onehot,integer --target raw,log,rank
     python benchmarks/nb201_predictors.py --features onehot --target log --predictors as --seeds 3
 
-``--features`` is onehot, integer or both; ``--target`` one or more of raw
-(the error), log (log error) and rank (the error's rank). Results go to
+``--features`` one or more of structure (the one-hot genome plus the space's
+live-path descriptors, nsganetv2's default), onehot and integer; ``--target``
+one or more of raw (the error), log (log error, the default) and rank (the
+error's rank). Results go to
 benchmarks/results/predictors/: every run (nb201_predictors_runs.csv), the
 summary (nb201_predictors.csv) and the tables as markdown (nb201_predictors.md).
 """
@@ -38,7 +40,8 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_TABLE = HERE.parent.parent / "shared" / "data" / "nats_tss_cifar10.csv"
 METRIC = "cifar10_test_acc_200ep"
 PREDICTORS = ("rbf", "gp", "mlp", "cart", "gbt", "as")
-FEATURES = ("onehot", "integer")
+#: Feature sets: "structure" adds NAS-Bench-201's live-path descriptors to the one-hot genome (nsganetv2's default).
+FEATURES = ("structure", "onehot", "integer")
 
 SPACE = get_space("nb201")
 _DATA: dict[str, np.ndarray] = {}  # "X", "y": per worker
@@ -64,7 +67,7 @@ def run_job(job: tuple[str, int, int, str, str]) -> dict:
     X, y = _DATA["X"], _DATA["y"]
     order = np.random.default_rng(seed).permutation(len(X))
     train, test = order[:size], order[size:]
-    encode = get_features(features, SPACE.encoding.lower, SPACE.encoding.upper)
+    encode = get_features(features, SPACE.encoding.lower, SPACE.encoding.upper, SPACE.descriptors)
     start = time.perf_counter()
     model = get_predictor(name, seed=seed, encode=encode, target=target).fit(X[train], y[train])
     seconds = time.perf_counter() - start
@@ -98,15 +101,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--sizes", default="50,100,200,500")
     parser.add_argument("--predictors", default=",".join(PREDICTORS))
-    parser.add_argument("--features", default="both", choices=[*FEATURES, "both"])
-    parser.add_argument("--target", default="raw,log", help=f"comma-separated, of {', '.join(TARGETS)}")
+    parser.add_argument("--features", default=",".join(FEATURES), help=f"comma-separated, of {', '.join(FEATURES)}")
+    parser.add_argument("--target", default="log", help=f"comma-separated, of {', '.join(TARGETS)}")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "predictors")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     names = args.predictors.split(",")
-    features = list(FEATURES) if args.features == "both" else [args.features]
+    features = args.features.split(",")
     targets = args.target.split(",")
+    if unknown := [f for f in features if f not in FEATURES]:
+        parser.error(f"unknown feature set {unknown[0]}; known: {', '.join(FEATURES)}")
     if unknown := [n for n in names if n not in predictor_names()]:
         parser.error(f"unknown predictor {unknown[0]}; known: {', '.join(predictor_names())}")
     if unknown := [t for t in targets if t not in TARGETS]:

@@ -20,7 +20,7 @@ from nsganet.spaces import get_space
 from nsganet.spaces.base import Encoding
 from nsganet.strategies import Archive, get_strategy
 from nsganet.strategies.base import ProblemContext
-from nsganet.strategies.subset import select_spread, spread_score
+from nsganet.strategies.subset import select_front_fill, select_spread, spread_score
 
 SPACE = get_space("nb201")
 
@@ -53,6 +53,30 @@ def test_subset_selection_beats_random_subsets():
     randoms = [spread_score(np.concatenate([front, candidates[rng.choice(40, 8, replace=False)]]))
                for _ in range(200)]
     assert best < min(randoms)
+
+
+def test_front_fill_picks_what_adds_hypervolume_once_per_gap():
+    front = np.array([[10.0, 0.0], [0.0, 10.0]])
+    # a candidate in the middle of the gap adds most; its twin at the same cost adds nothing once it is taken
+    candidates = np.array([[5.0, 5.0], [5.5, 5.0], [9.0, 9.0], [2.0, 8.0], [12.0, 12.0]])
+    assert select_front_fill(candidates, candidates, front, 1).tolist() == [0]
+    chosen = select_front_fill(candidates, candidates, front, 2, fallback=False)
+    assert chosen.tolist() == [0, 3]  # then the other gap, not the twin
+    # without the fallback only candidates that add anything; with it the rest by what they alone would add
+    assert len(select_front_fill(candidates, candidates, front, 5, fallback=False)) == 5  # k >= n: everything
+    few = select_front_fill(candidates[[0, 1, 2]], candidates[[0, 1, 2]], front, 2, fallback=False)
+    assert few.tolist() == [0]
+    assert select_front_fill(candidates[[0, 1, 2]], candidates[[0, 1, 2]], front, 2).tolist() == [0, 1]
+
+
+def test_front_fill_takes_a_doubtful_twin_only_when_optimism_says_it_may_win():
+    front = np.array([[10.0, 0.0], [0.0, 10.0]])
+    expected = np.array([[5.0, 5.0], [5.5, 5.0], [9.5, 9.5]])
+    sure = select_front_fill(expected, expected, front, 2, fallback=False)
+    optimistic = expected - np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # the twin might be 4.5
+    doubtful = select_front_fill(optimistic, expected, front, 2, fallback=False)
+    assert sure.tolist() == [0] and doubtful.tolist() == [0, 1]
+    assert select_front_fill(expected, expected, front, 0).tolist() == []
 
 
 # -- conditional variables -------------------------------------------------------------------
@@ -185,6 +209,57 @@ def test_surrogate_search_beats_random_search_at_equal_budget(nb201_accuracy):
     assert np.median(ours) > np.median(theirs)
 
 
+def true_front_ratio(accuracy, F):
+    """Hypervolume of ``F`` over the exhaustive front's, normalised by its ideal and nadir (the benchmark's score)."""
+    from nsganet.moo.indicators import pareto_front_mask
+
+    objectives, _ = nb201_objectives(accuracy)
+    everything = objectives(np.array([SPACE.from_string(a) for a in accuracy]))
+    front = everything[pareto_front_mask(everything)]
+    ideal, nadir = front.min(axis=0), front.max(axis=0)
+    return (normalized_hypervolume(F[pareto_front_mask(F)], ideal, nadir, reference=1.1)
+            / normalized_hypervolume(front, ideal, nadir, reference=1.1))
+
+
+def test_default_loop_nears_the_true_front_in_100_evaluations(nb201_accuracy):
+    """The default (descriptors, enumeration, front filling) on three seeds; the benchmark has ten and the peers."""
+    objectives, costs = nb201_objectives(nb201_accuracy)
+    ratios = []
+    for seed in range(3):
+        strategy = get_strategy("nsganetv2", pop_size=20)
+        strategy.bind(ProblemContext(smallest=SPACE.smallest(), largest=SPACE.largest(), cost_columns=(1,),
+                                     costs=costs, descriptors=SPACE.descriptors))
+        strategy.setup(SPACE.encoding, 2, 100, seed)
+        assert strategy.enumerates
+        archive = Archive(6, 2)
+        while len(archive) < 100:
+            X = strategy.ask(archive)[: 100 - len(archive)]
+            assert len({tuple(x) for x in X}) == len(X) and not any(x in archive for x in X)
+            F = objectives(X)
+            for x, f in zip(X, F):
+                archive.add(x, f)
+            strategy.tell(X, F)
+        ratios.append(true_front_ratio(nb201_accuracy, archive.F))
+    assert np.median(ratios) > 0.96, ratios
+
+
+@pytest.mark.parametrize("options", [{"inner": "nsga2"}, {"ensemble": 3, "predictor": "gbt"},
+                                     {"selection": "hypervolume"}, {"selection": "spread", "inner": "nsga2"}])
+def test_other_loops_propose_new_distinct_candidates(nb201_accuracy, options):
+    archive, batches, infos = drive_v2(nb201_accuracy, 44, **options)
+    assert [len(b) for b in batches] == [20, 8, 8, 8] and len(archive) == 44
+    assert infos[-1]["surrogate"]["model"] == options.get("predictor", "rbf")
+
+
+def test_the_study_hands_the_space_descriptors_to_the_strategy(tmp_path, nb201_accuracy):
+    strategy = get_strategy("nsganetv2", pop_size=10, n_doe=10)
+    nsganet.search("nb201", lookup_evaluator(nb201_accuracy), ["error", "flops"], strategy, budget=18,
+                   out=tmp_path / "run", progress=False, plots=False)
+    genomes = np.array([SPACE.smallest(), SPACE.largest()])
+    np.testing.assert_array_equal(strategy.context.descriptors(genomes), SPACE.descriptors(genomes))
+    assert strategy.encode(genomes).shape == (2, 30 + 12)
+
+
 def test_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="unknown predictor"):
         get_strategy("nsganetv2", predictor="svm")
@@ -192,6 +267,13 @@ def test_bad_options_are_config_errors():
         get_strategy("nsganetv2", features="embedding")
     with pytest.raises(ConfigError, match="n_candidates"):
         get_strategy("nsganetv2", n_candidates=0)
+    for option, value in (("selection", "best"), ("inner", "grid"), ("doe", "sobol")):
+        with pytest.raises(ConfigError, match=f"{option} must be one of"):
+            get_strategy("nsganetv2", **{option: value})
+    with pytest.raises(ConfigError, match="kappa"):
+        get_strategy("nsganetv2", kappa=-1)
+    with pytest.raises(ConfigError, match="ensemble"):
+        get_strategy("nsganetv2", ensemble=0)
     strategy = get_strategy("nsganetv2")
     strategy.bind(ProblemContext(cost_columns=(0, 1)))
     with pytest.raises(ConfigError, match="not a cost"):

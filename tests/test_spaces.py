@@ -106,3 +106,34 @@ def test_micro_inc_searches_the_channel_increment():
     for bad in (text.replace("; increment: ", "; increment: 1"), text.rsplit(";", 1)[0], text + "; increment: 2"):
         with pytest.raises(InvalidArchitecture):
             space.from_string(bad)
+
+
+def test_small_encodings_enumerate_every_canonical_genome_once():
+    nb201 = get_space("nb201")
+    genomes = nb201.encoding.enumerate()
+    assert nb201.encoding.size == len(genomes) == 5 ** 6
+    assert len(np.unique(genomes, axis=0)) == len(genomes)
+    assert genomes[0].tolist() == [0] * 6 and genomes[-1].tolist() == [4] * 6
+    # conditional variables: inactive ones are at their lower bound, so fewer genomes than the bounds allow
+    conditional = Encoding(lower=np.array([0, 0, 0]), upper=np.array([1, 2, 2]), units=((0,), (1,), (2,)),
+                           conditions=((2, 0, 1),))
+    listed = conditional.enumerate()
+    assert conditional.size == 18 and len(listed) == 3 + 9
+    assert all(g[2] == 0 for g in listed if g[0] == 0)
+    np.testing.assert_array_equal(conditional.canonical(listed), listed)
+
+
+def test_nb201_descriptors_describe_what_the_cell_computes():
+    nb201 = get_space("nb201")
+    identity = nb201.from_string("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    # the same computation written with other operations on dead edges (no path from them to the output)
+    dead_edges = nb201.from_string("|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|")
+    disconnected = nb201.smallest()
+    D = nb201.descriptors(np.stack([identity, dead_edges, disconnected, nb201.largest()]))
+    assert D.shape == (4, 12) and D.min() >= 0.0 and D.max() <= 1.0
+    np.testing.assert_array_equal(D[0], D[1])
+    assert D[0][0] == 0.25 and D[0][1] == pytest.approx(1 / 6) and D[0][7] == 1.0  # one live path, one skip
+    np.testing.assert_array_equal(D[2], np.zeros(12))  # nothing reaches the output
+    assert D[3][:8].tolist() == [1.0, 0, 0, 0, 1.0, 1.0, 1.0, 1.0]  # all paths live, all 3x3 convs, depth 3
+    everything = nb201.descriptors(nb201.encoding.enumerate())
+    assert len(np.unique(everything, axis=0)) < len(everything) / 5  # dead edges: many genomes share descriptors

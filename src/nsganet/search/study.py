@@ -37,6 +37,7 @@ from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
 from nsganet.search.store import Evaluation, Rung, RunStore
+from nsganet.spaces.base import DescribedSpace
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import ProblemContext, Strategy
 
@@ -131,8 +132,10 @@ class Study:
 
     def _setup_strategy(self) -> None:
         """Bind and set up the strategy for a fresh run (a resume then loads its saved state)."""
+        descriptors = self.space.descriptors if isinstance(self.space, DescribedSpace) else None
         self.strategy.bind(ProblemContext(smallest=self.space.smallest(), largest=self.space.largest(),
-                                          cost_columns=self.problem.cost_columns, costs=self.problem.costs))
+                                          cost_columns=self.problem.cost_columns, costs=self.problem.costs,
+                                          descriptors=descriptors))
         self.strategy.setup(self.space.encoding, len(self.objectives), self.budget, self.seed)
 
     def _run(self, store: RunStore, executor: Executor) -> SearchResult:

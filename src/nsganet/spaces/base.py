@@ -21,6 +21,7 @@ rebuilt from their name and :attr:`SearchSpace.options` (``get_space(name,
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,17 @@ class Encoding:
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` canonical genomes, every variable drawn uniformly within its bounds."""
         return self.canonical(rng.integers(self.lower, self.upper + 1, size=(n, self.n_var), dtype=np.int64))
+
+    @property
+    def size(self) -> int:
+        """Number of genomes within the bounds (canonical or not): an upper bound on the architectures."""
+        return math.prod(int(u - lo + 1) for lo, u in zip(self.lower, self.upper))
+
+    def enumerate(self) -> np.ndarray:
+        """Every canonical genome once, in lexicographic order; meant for small spaces (see :attr:`size`)."""
+        axes = [np.arange(lo, u + 1, dtype=np.int64) for lo, u in zip(self.lower, self.upper)]
+        grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, self.n_var)
+        return np.unique(self.canonical(grid), axis=0)
 
 
 class SearchSpace(ABC):
@@ -342,6 +354,22 @@ class DrawableSpace(SearchSpace):
     @abstractmethod
     def draw(self, genome: np.ndarray, path: str | Path) -> None:
         """Draw the architecture of ``genome`` into the image file ``path``."""
+
+
+class DescribedSpace(SearchSpace):
+    """Capability: data-free descriptors of what a network computes, for accuracy predictors.
+
+    A genome's variables say how an architecture is written; descriptors say
+    what it computes (which operations carry the input to the output, how
+    deep the longest path is). Two genomes that differ only in edges no signal
+    passes through get the same descriptors. Predictors fitted on a few
+    hundred architectures rank far better with them (see
+    ``benchmarks/nb201_predictors.py``).
+    """
+
+    @abstractmethod
+    def descriptors(self, genomes: np.ndarray) -> np.ndarray:
+        """A float matrix, one row per genome of ``genomes`` (n, n_var), every column scaled to [0, 1]."""
 
 
 class SupernetSpace(SearchSpace):

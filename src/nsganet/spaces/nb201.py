@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import SPACES, Encoding, SearchSpace
+from nsganet.spaces.base import SPACES, DescribedSpace, Encoding
 from nsganet.utils.checks import CHANNELS, LAYERS, Bound
 
 #: Operations in ascending order of complexity; a variable's value indexes this tuple.
@@ -15,10 +15,13 @@ OPERATIONS = ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_
 _OP_INDEX = {name: i for i, name in enumerate(OPERATIONS)}
 #: Number of incoming edges of nodes 1, 2, 3 (node 0 is the cell input).
 _NODE_INPUTS = (1, 2, 3)
+#: The four paths from the cell input (node 0) to its output (node 3), as genome positions of their edges.
+_PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
+_CONVS = (_OP_INDEX["nor_conv_1x1"], _OP_INDEX["nor_conv_3x3"])
 
 
 @SPACES.register()
-class NB201Space(SearchSpace):
+class NB201Space(DescribedSpace):
     """NAS-Bench-201: one cell of four nodes, an operation on each of its six edges.
 
     Genome: six integers in ``0..4``, one per edge in NAS-Bench-201 string order
@@ -129,6 +132,31 @@ class NB201Space(SearchSpace):
 
         return NB201Network(self.edges(genome), num_classes=num_classes, in_channels=in_channels,
                             channels=channels, cells_per_stage=cells_per_stage)
+
+    def descriptors(self, genomes: np.ndarray) -> np.ndarray:
+        """What each cell computes, from its live paths (input-to-output paths without a ``none`` edge).
+
+        Columns, each scaled to [0, 1]: the number of live paths; how many
+        edges on live paths hold each operation other than ``none``; the most
+        convolutions, and the most 3x3 convolutions, along one live path;
+        whether the output is connected at all; and per path its number of
+        convolutions (a dead path below every live one).
+        """
+        genomes = np.asarray(genomes, dtype=np.int64).reshape(-1, 6)
+        paths = [genomes[:, list(path)] for path in _PATHS]
+        live = np.stack([np.all(p != _OP_INDEX["none"], axis=1) for p in paths], axis=1)  # (n, 4)
+        on_live = np.zeros(genomes.shape, dtype=bool)
+        for k, path in enumerate(_PATHS):
+            on_live[:, list(path)] |= live[:, [k]]
+        convs = np.stack([np.isin(p, _CONVS).sum(axis=1) for p in paths], axis=1)
+        convs3 = np.stack([(p == _OP_INDEX["nor_conv_3x3"]).sum(axis=1) for p in paths], axis=1)
+        lengths = np.array([len(path) for path in _PATHS])
+        columns = [live.sum(axis=1) / len(_PATHS)]
+        columns += [((genomes == op) & on_live).sum(axis=1) / 6 for op in range(1, len(OPERATIONS))]
+        columns += [np.where(live, convs, 0).max(axis=1) / 3, np.where(live, convs3, 0).max(axis=1) / 3,
+                    live.any(axis=1).astype(float)]
+        columns += list((np.where(live, convs, -1) + 1).T / (lengths[:, None] + 1))
+        return np.stack(columns, axis=1).astype(float)
 
     def operations(self, genome: np.ndarray) -> list[str]:
         """The operation on each of the six edges (``none`` included), from :data:`OPERATIONS`."""

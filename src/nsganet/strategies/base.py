@@ -31,12 +31,16 @@ class ProblemContext:
     ``cost_columns`` (FLOPs, parameters: known without training), so that a
     surrogate-assisted strategy can rank candidates it has not evaluated.
     ``smallest`` and ``largest`` are the space's extreme genomes.
+    ``descriptors`` maps a genome matrix to data-free descriptors of what each
+    network computes (a :class:`~nsganet.spaces.base.DescribedSpace`'s), which
+    accuracy predictors can learn from.
     """
 
     smallest: np.ndarray | None = None
     largest: np.ndarray | None = None
     cost_columns: tuple[int, ...] = ()
     costs: Callable[[np.ndarray], np.ndarray] | None = None
+    descriptors: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclasses.dataclass

@@ -101,3 +101,70 @@ def select_hypervolume(candidates: np.ndarray, front: np.ndarray, k: int) -> np.
         spread_front = np.concatenate([base[:, -1], Z[chosen, -1]])
         chosen += rest[select_spread(Z[rest, -1], spread_front, k - len(chosen))].tolist()
     return np.sort(np.asarray(chosen, dtype=np.int64))
+
+
+def select_front_fill(optimistic: np.ndarray, expected: np.ndarray, front: np.ndarray, k: int,
+                      layers: int = 3, fallback: bool = True) -> np.ndarray:
+    """Indices of ``k`` candidates that fill the gaps of ``front`` most, trusting the predictor's doubt.
+
+    ``optimistic`` and ``expected`` are the candidates' objective rows (n, m):
+    predicted objectives at an optimistic bound (mean less some ensemble
+    spread) and at the mean, costs exact in both. Only candidates among the
+    first ``layers`` non-dominated layers of the optimistic rows are
+    considered: with costs on a few levels that is the few best per level.
+    Each pick is the candidate whose optimistic point adds the most
+    hypervolume to the front and the picks so far, the picks counted at their
+    expected point, so that a second candidate of the same cost level is
+    taken only where the predictor is unsure enough that it may beat the
+    first. Objectives are normalised by the front's ideal and nadir points,
+    reference point 1.1. When nothing adds hypervolume the rest are the
+    remaining candidates by optimistic layer and first objective.
+    """
+    import moocore
+
+    from nsganet.strategies.ranking import nondominated_rank
+
+    optimistic = np.atleast_2d(np.asarray(optimistic, dtype=float))
+    expected = np.atleast_2d(np.asarray(expected, dtype=float))
+    n = len(optimistic)
+    if k >= n:
+        return np.arange(n)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    rank = nondominated_rank(optimistic)
+    pool = np.flatnonzero(rank < layers)
+    front = np.asarray(front, dtype=float).reshape(-1, optimistic.shape[1])
+    base_points = front if len(front) else expected[pool]
+    low, high = base_points.min(axis=0), base_points.max(axis=0)
+    scale = np.where(high > low, high - low, 1.0)
+    ref = np.full(optimistic.shape[1], 1.1)
+    Z_opt, Z_exp, S = (optimistic - low) / scale, (expected - low) / scale, (front - low) / scale
+    S_front = S
+
+    def volume(points: np.ndarray) -> float:
+        return float(moocore.hypervolume(points, ref=ref)) if len(points) else 0.0
+
+    chosen: list[int] = []
+    current = volume(S)
+    while len(chosen) < k:
+        rest = [i for i in pool if i not in chosen]
+        if not rest:
+            break
+        gains = np.array([volume(np.vstack([S, Z_opt[i]])) - current for i in rest])
+        best = int(np.argmax(gains))
+        if gains[best] <= 1e-12:
+            break
+        chosen.append(int(rest[best]))
+        S = np.vstack([S, Z_exp[rest[best]]])
+        current = volume(S)
+    if len(chosen) < k and fallback:  # the rest by what each alone would add to the front
+        taken = set(chosen)
+        rest = [int(i) for i in pool if int(i) not in taken]
+        base = volume(S_front)
+        alone = np.array([volume(np.vstack([S_front, Z_opt[i]])) - base for i in rest])
+        order = np.lexsort((optimistic[rest, 0], rank[rest], -alone))
+        chosen += [rest[i] for i in order][:k - len(chosen)]
+        if len(chosen) < k:
+            others = [int(i) for i in np.lexsort((optimistic[:, 0], rank)) if int(i) not in set(chosen)]
+            chosen += others[:k - len(chosen)]
+    return np.sort(np.asarray(chosen, dtype=np.int64))

@@ -10,11 +10,27 @@ Numpy, scipy and scikit-learn only: no torch here (strategies import this packag
 
 from __future__ import annotations
 
-from nsganet.surrogates.base import PREDICTORS, TARGETS, Predictor, TargetTransform, get_predictor, predictor_names
-from nsganet.surrogates.features import FEATURES, Encoder, IntegerFeatures, OneHotFeatures, feature_names, get_features
+from nsganet.surrogates.base import (
+    PREDICTORS,
+    TARGETS,
+    Predictor,
+    TargetTransform,
+    get_predictor,
+    identity,
+    predictor_names,
+)
+from nsganet.surrogates.features import (
+    FEATURES,
+    Encoder,
+    IntegerFeatures,
+    OneHotFeatures,
+    StructureFeatures,
+    feature_names,
+    get_features,
+)
 from nsganet.surrogates.metrics import kendall, quality, rmse, spearman
 from nsganet.surrogates.models import CART, GBT, GP, MLP, RBF, AdaptiveSwitching
 
 __all__ = ["CART", "FEATURES", "GBT", "GP", "MLP", "PREDICTORS", "RBF", "TARGETS", "AdaptiveSwitching", "Encoder",
-           "IntegerFeatures", "OneHotFeatures", "Predictor", "TargetTransform", "feature_names", "get_features",
-           "get_predictor", "kendall", "predictor_names", "quality", "rmse", "spearman"]
+           "IntegerFeatures", "OneHotFeatures", "Predictor", "StructureFeatures", "TargetTransform", "feature_names",
+           "get_features", "get_predictor", "identity", "kendall", "predictor_names", "quality", "rmse", "spearman"]

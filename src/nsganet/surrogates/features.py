@@ -10,7 +10,12 @@ so that the features of a genome never depend on which genomes were seen:
   with more than two values (categorical choices are equidistant), the
   variable itself (scaled to [0, 1]) for binary ones.
 
-Both drop constant variables (lower == upper), which carry no information.
+* ``"structure"`` (:class:`StructureFeatures`): the one-hot columns plus the
+  space's data-free descriptors of what the network computes (a
+  :class:`~nsganet.spaces.base.DescribedSpace`, e.g. NAS-Bench-201's live
+  paths); just the one-hot columns in a space without descriptors.
+
+All drop constant variables (lower == upper), which carry no information.
 """
 
 from __future__ import annotations
@@ -95,10 +100,30 @@ class OneHotFeatures(_BoundedFeatures):
         return out
 
 
+@FEATURES.register("structure")
+class StructureFeatures(OneHotFeatures):
+    """One-hot columns followed by ``descriptors(genomes)`` (columns in [0, 1]) when a space provides them."""
+
+    def __init__(self, lower: np.ndarray, upper: np.ndarray, descriptors: Encoder | None = None) -> None:
+        super().__init__(lower, upper)
+        self.descriptors = descriptors
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        onehot = super().__call__(X)
+        if self.descriptors is None:
+            return onehot
+        return np.hstack([onehot, np.asarray(self.descriptors(self._check(X)), dtype=float)])
+
+
 def feature_names() -> list[str]:
     return FEATURES.names()
 
 
-def get_features(kind: str, lower: np.ndarray, upper: np.ndarray) -> Encoder:
-    """The encoding ``kind`` ("onehot" or "integer") of genomes within the bounds ``lower``..``upper``."""
-    return FEATURES.get(kind)(lower, upper)
+def get_features(kind: str, lower: np.ndarray, upper: np.ndarray, descriptors: Encoder | None = None) -> Encoder:
+    """The encoding ``kind`` of genomes within the bounds ``lower``..``upper``.
+
+    ``descriptors`` (a space's :meth:`~nsganet.spaces.base.DescribedSpace.descriptors`) is used by
+    ``"structure"`` only.
+    """
+    cls = FEATURES.get(kind)
+    return cls(lower, upper, descriptors) if issubclass(cls, StructureFeatures) else cls(lower, upper)
