@@ -510,7 +510,9 @@ def main() -> None:
     start = time.perf_counter()
     with get_context("spawn").Pool(args.workers, initializer=_init_worker,
                                     initargs=(problem, args.objectives)) as pool:
-        for (name, budget, seed, _), (log, elapsed) in zip(jobs, pool.imap(run_job, jobs)):
+        for done, ((name, budget, seed, _), (log, elapsed)) in enumerate(zip(jobs, pool.imap(run_job, jobs)), 1):
+            print(f"  [{done}/{len(jobs)}] {name} budget {budget} seed {seed}: {elapsed:.1f} s "
+                  f"({time.perf_counter() - start:.0f} s so far)", file=sys.stderr, flush=True)
             scored = [b for b in args.budgets if b <= budget] if name in BUDGET_FREE else [budget]
             scores += [score_prefix(log, name, b, seed, elapsed, truth) for b in scored]
             seconds[name] += elapsed
