@@ -42,7 +42,7 @@ bench: setup
 		--strategies random,nsga2,nsganetv1,nsganetv2,nsganetv2-v1.0,pymoo-nsga2,optuna-nsga2,optuna-tpe,optuna-gp
 	$(BIN)/python benchmarks/nb201_strategies.py --budgets 100,300 --out benchmarks/results/nsganetv2_ablation \
 		--strategies nsganetv2,nsganetv2-onehot,nsganetv2-kappa0,nsganetv2-bag5,nsganetv2-nsga2,nsganetv2-randdoe,nsganetv2-mlp,nsganetv2-gp
-	$(BIN)/python benchmarks/nb201_strategies.py --objectives error,flops,latency --budgets 50,100,200,300 \
+	$(BIN)/python benchmarks/nb201_strategies.py --objectives error,flops,latency --budgets 50,100,200 \
 		--out benchmarks/results/nb201_3obj --strategies random,nsga2,nsganetv1,nsganetv2,optuna-nsga2,optuna-tpe,optuna-gp
 	$(BIN)/python benchmarks/nb201_strategies.py --seeds 30 --budgets 300,1000 --out benchmarks/results/ablation \
 		--strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10

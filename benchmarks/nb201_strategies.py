@@ -34,11 +34,12 @@ nb201_strategies.png; with other objectives than error,flops the names get a
 suffix (_3obj for error,flops,latency).
 
     python benchmarks/nb201_strategies.py [--seeds 10] [--budgets 50,100,200,300,500] [--focus nsganetv2]
-    python benchmarks/nb201_strategies.py --objectives error,flops,latency --out benchmarks/results/3obj
-    python benchmarks/nb201_strategies.py --budgets 300,1000 --out benchmarks/results/ablation \\
+    python benchmarks/nb201_strategies.py --objectives error,flops,latency --budgets 50,100,200 \\
+        --out benchmarks/results/nb201_3obj
+    python benchmarks/nb201_strategies.py --seeds 30 --budgets 300,1000 --out benchmarks/results/ablation \\
         --strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
-    python benchmarks/nb201_strategies.py --out benchmarks/results/nsganetv2 \\
-        --strategies random,nsganetv2,nsganetv2-v1.0,nsganetv2-onehot,nsganetv2-spread,nsganetv2-gbt,optuna-gp
+    python benchmarks/nb201_strategies.py --budgets 100,300 --out benchmarks/results/nsganetv2_ablation \\
+        --strategies nsganetv2,nsganetv2-onehot,nsganetv2-kappa0,nsganetv2-bag5,nsganetv2-nsga2,nsganetv2-randdoe
 
 Needs the bench extra (pip install -e ".[bench]"). FLOPs of all 15,625
 architectures are measured once with nsganet's cost model and cached in
@@ -474,7 +475,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--strategies", default=",".join(DEFAULT))
     parser.add_argument("--focus", default="nsganetv2", help="strategy whose win rates are reported")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "nb201_2obj")
     args = parser.parse_args()
     args.budgets = sorted(int(b) for b in args.budgets.split(","))
     args.strategies = args.strategies.split(",")

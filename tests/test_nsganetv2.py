@@ -323,3 +323,20 @@ def test_killed_nsganetv2_search_resumes_to_the_uninterrupted_result(tmp_path, n
     final = run_cli(*_v2_argv(nb201_table, config, out))
     assert final.returncode == 0, final.stderr
     assert (out / "evaluations.csv").read_text() == (tmp_path / "reference" / "evaluations.csv").read_text()
+
+
+def test_a_tiny_space_is_searched_to_exhaustion():
+    """Fewer architectures than the design of experiments wants: it takes them all, then proposes nothing new."""
+    encoding = Encoding(np.zeros(2), np.array([2, 2]), units=((0,), (1,)))
+    strategy = get_strategy("nsganetv2", pop_size=4, n_doe=6, predictor="cart")
+    strategy.bind(ProblemContext(cost_columns=(1,), costs=lambda X: np.asarray(X, dtype=float)[:, :1] + 1.0))
+    strategy.setup(encoding, 2, 9, 0)
+    archive = Archive(2, 2)
+    while len(archive) < 9:
+        X = strategy.ask(archive)
+        assert len(X) and not any(x in archive for x in X)
+        F = np.stack([10.0 - X.sum(axis=1), X[:, 0] + 1.0], axis=1)
+        for x, f in zip(X, F):
+            archive.add(x, f)
+        strategy.tell(X, F)
+    assert len(archive) == 9 and len(strategy.ask(archive)) == 0

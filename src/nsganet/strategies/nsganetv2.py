@@ -211,7 +211,9 @@ class NSGANetV2(Strategy):
 
     def _cost_spread(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
         pool = self.sample_new(max(20 * n, 500), archive, set(taken), fallback=False)
-        cost = self.context.costs(pool)[:, 0]
+        if len(pool) <= n:  # a tiny space: everything left
+            return pool
+        cost = self.cost_matrix(pool)[:, 0]
         edges = np.linspace(cost.min(), cost.max(), n + 1)
         slices = np.clip(np.searchsorted(edges, cost, side="right") - 1, 0, n - 1)
         picked = [int(self.rng.choice(np.flatnonzero(slices == b))) for b in range(n) if np.any(slices == b)]
@@ -275,7 +277,7 @@ class NSGANetV2(Strategy):
         return self._space
 
     def evaluate(self, models: list[list[Predictor]], X: np.ndarray) -> np.ndarray:
-        """Surrogate objective matrix: mean predictions for predicted columns, true costs for the rest."""
+        """Surrogate objective matrix: predictions for predicted columns, true costs for the rest."""
         costs = self.cost_matrix(X)
         return self.objective_matrix(self.predict(models, self.encode(X))[0], costs)
 
