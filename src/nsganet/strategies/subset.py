@@ -108,8 +108,8 @@ def select_front_fill(optimistic: np.ndarray, expected: np.ndarray, front: np.nd
     """Indices of ``k`` candidates that fill the gaps of ``front`` most, trusting the predictor's doubt.
 
     ``optimistic`` and ``expected`` are the candidates' objective rows (n, m):
-    predicted objectives at an optimistic bound (mean less some ensemble
-    spread) and at the mean, costs exact in both. Only candidates among the
+    predicted objectives at an optimistic bound (the prediction less some
+    doubt) and as predicted, costs exact in both. Only candidates among the
     first ``layers`` non-dominated layers of the optimistic rows are
     considered: with costs on a few levels that is the few best per level.
     Each pick is the candidate whose optimistic point adds the most
@@ -117,8 +117,10 @@ def select_front_fill(optimistic: np.ndarray, expected: np.ndarray, front: np.nd
     expected point, so that a second candidate of the same cost level is
     taken only where the predictor is unsure enough that it may beat the
     first. Objectives are normalised by the front's ideal and nadir points,
-    reference point 1.1. When nothing adds hypervolume the rest are the
-    remaining candidates by optimistic layer and first objective.
+    reference point 1.1. When nothing adds hypervolume any more, the rest
+    are (with ``fallback``) the pool's candidates by what each alone would
+    add to ``front``, then by optimistic layer and first objective; without
+    it fewer than ``k`` are returned.
     """
     import moocore
 
