@@ -32,13 +32,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
+from nb201_strategies import read_accuracy
 
 from nsganet.spaces import get_space
 from nsganet.surrogates import TARGETS, get_features, get_predictor, predictor_names, quality
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_TABLE = HERE.parent.parent / "shared" / "data" / "nats_tss_cifar10.csv"
-METRIC = "cifar10_test_acc_200ep"
 PREDICTORS = ("rbf", "gp", "mlp", "cart", "gbt", "as")
 #: Feature sets: "structure" adds NAS-Bench-201's live-path descriptors to the one-hot genome (nsganetv2's default).
 FEATURES = ("structure", "onehot", "integer")
@@ -47,12 +47,11 @@ SPACE = get_space("nb201")
 _DATA: dict[str, np.ndarray] = {}  # "X", "y": per worker
 
 
-def load_table(table: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_table(table: Path, metric: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Genomes (15,625 x 6) and test errors (%) of every architecture."""
-    with table.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    X = np.array([SPACE.from_string(row["arch"]) for row in rows], dtype=np.int64)
-    y = 100.0 - np.array([float(row[METRIC]) for row in rows])
+    accuracy = read_accuracy(table, metric)
+    X = np.array([SPACE.from_string(arch) for arch in accuracy], dtype=np.int64)
+    y = 100.0 - np.array(list(accuracy.values()))
     return X, y
 
 
@@ -98,6 +97,7 @@ def summarise(runs: list[dict], keys: tuple[str, ...]) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
+    parser.add_argument("--metric", help="accuracy column of --table (default: its only one besides arch)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--sizes", default="50,100,200,500")
     parser.add_argument("--predictors", default=",".join(PREDICTORS))
@@ -117,7 +117,7 @@ def main() -> None:
     if unknown := [t for t in targets if t not in TARGETS]:
         parser.error(f"unknown target {unknown[0]}; known: {', '.join(TARGETS)}")
 
-    X, y = load_table(args.table)
+    X, y = load_table(args.table, args.metric)
     combos = [(f, t) for f in features for t in targets]
     # the slowest jobs (adaptive switching, large training sets) first, for an even load
     jobs = sorted(((n, s, seed, f, t) for n in names for s in sizes for seed in range(args.seeds) for f, t in combos),

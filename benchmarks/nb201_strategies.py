@@ -144,10 +144,27 @@ def load_flops(archs: list[str], workers: int) -> dict[str, float]:
     return flops
 
 
-def load_problem(table: Path, objectives: list[str], workers: int) -> dict[Genome, tuple[float, ...]]:
-    """The objective values of every architecture, in the order of ``objectives``."""
+def read_accuracy(table: Path, metric: str | None = None) -> dict[str, float]:
+    """Accuracy (%) of every architecture of a NATS-Bench table (``arch`` and accuracy columns).
+
+    Without ``metric`` the table's one column besides ``arch`` is read, or
+    :data:`METRIC` among several: tables of other datasets name theirs after it.
+    """
     with table.open(newline="") as handle:
-        accuracy = {row["arch"]: float(row[METRIC]) for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        columns = [c for c in reader.fieldnames or () if c != "arch"]
+        if metric is None:
+            metric = columns[0] if len(columns) == 1 else METRIC
+        if "arch" not in (reader.fieldnames or ()) or metric not in columns:
+            raise SystemExit(f"{table}: needs an 'arch' column and the accuracy column {metric!r} "
+                             f"(columns: {', '.join(reader.fieldnames or ())}); pass --metric")
+        return {row["arch"]: float(row[metric]) for row in reader}
+
+
+def load_problem(table: Path, objectives: list[str], workers: int,
+                 metric: str | None = None) -> dict[Genome, tuple[float, ...]]:
+    """The objective values of every architecture, in the order of ``objectives``."""
+    accuracy = read_accuracy(table, metric)
     archs = list(accuracy)
     genomes = np.array([SPACE.from_string(a) for a in archs])
     columns = {"error": 100.0 - np.array([accuracy[a] for a in archs])}
@@ -469,6 +486,7 @@ def plot(rows: list[Summary], names: list[str], budgets: list[int], path: Path, 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", type=Path, default=DEFAULT_TABLE)
+    parser.add_argument("--metric", help="accuracy column of --table (default: its only one besides arch)")
     parser.add_argument("--objectives", default="error,flops", help="comma-separated, of: error, flops, latency")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budgets", default="50,100,200,300,500")
@@ -498,7 +516,7 @@ def file_suffix(objectives: list[str]) -> str:
 
 def main() -> None:
     args = parse_args()
-    problem = load_problem(args.table, args.objectives, args.workers)
+    problem = load_problem(args.table, args.objectives, args.workers, args.metric)
     _TABLE.update(problem)
     truth = TrueFront.of(np.array(list(problem.values())))
     print(f"objectives {', '.join(args.objectives)}; true front: {len(truth.front)} of {len(problem)} "
