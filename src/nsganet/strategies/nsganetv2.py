@@ -127,7 +127,8 @@ class NSGANetV2(Strategy):
         self.encode = get_features(self.features, encoding.lower, encoding.upper, self.context.descriptors)
         self.pending: dict[tuple[int, ...], list[float]] = {}  # candidate -> predicted objectives
         self.last: dict[str, Any] = {}
-        self._space: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # enumerated genomes, features, costs
+        # enumerated genomes, their features, costs and the position of each genome
+        self._space: tuple[np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, ...], int]] | None = None
         self.residual = np.zeros(len(self.predicted_columns))  # robust spread of the last batch's errors
 
     @property
@@ -148,12 +149,14 @@ class NSGANetV2(Strategy):
             return self.sample_new(self.n_candidates, archive, set())
         models = self.fit(X, F)
         if self.enumerates:
-            pool_X, features, costs = self.all_candidates()
+            pool_X, features, costs, position = self.all_candidates()
+            fresh = np.ones(len(pool_X), dtype=bool)
+            fresh[[position[key] for key in archive.keys if key in position]] = False
         else:
-            pool_X, _ = self.surrogate_search(models, X, F)
+            pool_X = self.surrogate_search(models, X, F)
             costs = self.cost_matrix(pool_X)
             features = self.encode(pool_X)
-        fresh = np.array([genome_key(x) not in archive for x in pool_X], dtype=bool)
+            fresh = np.array([genome_key(x) not in archive for x in pool_X], dtype=bool)
         cand_X = pool_X[fresh]
         mean, spread = self.predict(models, features[fresh])
         expected = self.objective_matrix(mean, costs[fresh])
@@ -268,12 +271,11 @@ class NSGANetV2(Strategy):
             raise RuntimeError("nsganetv2 needs the costs of candidates: bind a ProblemContext with costs")
         return np.asarray(self.context.costs(X), dtype=float).reshape(len(X), len(self.cost_columns))
 
-    def all_candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every canonical genome of the space with its features and costs (computed once per run)."""
+    def all_candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, ...], int]]:
+        """Every canonical genome of the space with its features, costs and position (computed once per run)."""
         if self._space is None:
             X = self.encoding.enumerate()
-            costs = self.cost_matrix(X)
-            self._space = (X, self.encode(X), costs)
+            self._space = (X, self.encode(X), self.cost_matrix(X), {genome_key(x): i for i, x in enumerate(X)})
         return self._space
 
     def evaluate(self, models: list[list[Predictor]], X: np.ndarray) -> np.ndarray:
@@ -281,8 +283,7 @@ class NSGANetV2(Strategy):
         costs = self.cost_matrix(X)
         return self.objective_matrix(self.predict(models, self.encode(X))[0], costs)
 
-    def surrogate_search(self, models: list[list[Predictor]], X: np.ndarray,
-                         F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def surrogate_search(self, models: list[list[Predictor]], X: np.ndarray, F: np.ndarray) -> np.ndarray:
         """NSGA-II on the surrogate, seeded with the archive's best; returns every genome it visited.
 
         The visited genomes, not only the final population, are the candidates:
@@ -296,7 +297,7 @@ class NSGANetV2(Strategy):
                                     self.pop_size - len(pop_X), keys)
             pop_X = np.vstack([pop_X, extra])
         pop_F = self.evaluate(models, pop_X)
-        visited_X, visited_F = [pop_X], [pop_F]
+        visited = [pop_X]
         seen = {genome_key(x) for x in pop_X}
         for _ in range(self.generations):
             rank, crowding = rank_and_crowding(pop_F)
@@ -306,14 +307,13 @@ class NSGANetV2(Strategy):
             children_F = self.evaluate(models, children)
             new = np.array([genome_key(x) not in seen for x in children], dtype=bool)
             seen.update(genome_key(x) for x in children)
-            visited_X.append(children[new])
-            visited_F.append(children_F[new])
+            visited.append(children[new])
             merged_X = np.vstack([pop_X, children])
             merged_F = np.vstack([pop_F, children_F])
             keep = survive(merged_F, self.pop_size)
             pop_X, pop_F = merged_X[keep], merged_F[keep]
             keys = {genome_key(x) for x in pop_X}
-        return np.vstack(visited_X), np.vstack(visited_F)
+        return np.vstack(visited)
 
     def _offspring(self, pop_X: np.ndarray, rank: np.ndarray, crowding: np.ndarray, n: int,
                    keys: set[tuple[int, ...]], max_tries: int = 20) -> np.ndarray:

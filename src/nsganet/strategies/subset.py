@@ -60,6 +60,39 @@ def select_spread(candidates: np.ndarray, front: np.ndarray, k: int, max_swaps: 
     return np.sort(np.asarray(chosen, dtype=np.int64))
 
 
+def _unit_box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower corner and side lengths that map ``points`` into the unit box (a constant column keeps scale 1)."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    return low, np.where(high > low, high - low, 1.0)
+
+
+def _volume(points: np.ndarray) -> float:
+    """Hypervolume of normalised points against the reference point 1.1 in every objective."""
+    import moocore
+
+    return float(moocore.hypervolume(points, ref=np.full(points.shape[1], 1.1))) if len(points) else 0.0
+
+
+def _greedy_gain(gain_rows: np.ndarray, added_rows: np.ndarray, base: np.ndarray, pool: list[int],
+                 k: int) -> list[int]:
+    """Up to ``k`` of ``pool``, each the one whose ``gain_rows`` point adds most hypervolume to ``base`` and
+    the picks so far (each pick joining at its ``added_rows`` point); stops when no point adds anything."""
+    chosen: list[int] = []
+    current = _volume(base)
+    while len(chosen) < k:
+        rest = [i for i in pool if i not in chosen]
+        if not rest:
+            break
+        gains = [_volume(np.vstack([base, gain_rows[i]])) - current for i in rest]
+        best = int(np.argmax(gains))
+        if gains[best] <= 1e-12:
+            break
+        chosen.append(int(rest[best]))
+        base = np.vstack([base, added_rows[rest[best]]])
+        current = _volume(base)
+    return chosen
+
+
 def select_hypervolume(candidates: np.ndarray, front: np.ndarray, k: int) -> np.ndarray:
     """Indices of ``k`` candidates (rows of objective values) chosen greedily by hypervolume gain.
 
@@ -69,33 +102,16 @@ def select_hypervolume(candidates: np.ndarray, front: np.ndarray, k: int) -> np.
     Once no candidate adds anything, the rest are filled by spreading along
     the last column (:func:`select_spread`).
     """
-    import moocore
-
     candidates, front = np.atleast_2d(np.asarray(candidates, dtype=float)), np.asarray(front, dtype=float)
     n = len(candidates)
     if k >= n:
         return np.arange(n)
     if k <= 0:
         return np.empty(0, dtype=np.int64)
-    both = np.vstack([front.reshape(-1, candidates.shape[1]), candidates])
-    low, high = both.min(axis=0), both.max(axis=0)
-    scale = np.where(high > low, high - low, 1.0)
-    Z, base = (candidates - low) / scale, (front.reshape(-1, candidates.shape[1]) - low) / scale
-    ref = np.full(candidates.shape[1], 1.1)
-
-    def volume(points: np.ndarray) -> float:
-        return float(moocore.hypervolume(points, ref=ref)) if len(points) else 0.0
-
-    chosen: list[int] = []
-    current = volume(base)
-    while len(chosen) < k:
-        rest = [i for i in range(n) if i not in chosen]
-        gains = [volume(np.vstack([base, Z[[*chosen, i]]])) - current for i in rest]
-        best = int(np.argmax(gains))
-        if gains[best] <= 1e-12:
-            break
-        chosen.append(rest[best])
-        current += gains[best]
+    front = front.reshape(-1, candidates.shape[1])
+    low, scale = _unit_box(np.vstack([front, candidates]))
+    Z, base = (candidates - low) / scale, (front - low) / scale
+    chosen = _greedy_gain(Z, Z, base, list(range(n)), k)
     if len(chosen) < k:
         rest = np.array([i for i in range(n) if i not in chosen])
         spread_front = np.concatenate([base[:, -1], Z[chosen, -1]])
@@ -122,8 +138,6 @@ def select_front_fill(optimistic: np.ndarray, expected: np.ndarray, front: np.nd
     add to ``front``, then by optimistic layer and first objective; without
     it fewer than ``k`` are returned.
     """
-    import moocore
-
     from nsganet.strategies.ranking import nondominated_rank
 
     optimistic = np.atleast_2d(np.asarray(optimistic, dtype=float))
@@ -134,39 +148,20 @@ def select_front_fill(optimistic: np.ndarray, expected: np.ndarray, front: np.nd
     if k <= 0:
         return np.empty(0, dtype=np.int64)
     rank = nondominated_rank(optimistic)
-    pool = np.flatnonzero(rank < layers)
+    pool = [int(i) for i in np.flatnonzero(rank < layers)]
     front = np.asarray(front, dtype=float).reshape(-1, optimistic.shape[1])
-    base_points = front if len(front) else expected[pool]
-    low, high = base_points.min(axis=0), base_points.max(axis=0)
-    scale = np.where(high > low, high - low, 1.0)
-    ref = np.full(optimistic.shape[1], 1.1)
-    Z_opt, Z_exp, S = (optimistic - low) / scale, (expected - low) / scale, (front - low) / scale
-    S_front = S
-
-    def volume(points: np.ndarray) -> float:
-        return float(moocore.hypervolume(points, ref=ref)) if len(points) else 0.0
-
-    chosen: list[int] = []
-    current = volume(S)
-    while len(chosen) < k:
-        rest = [i for i in pool if i not in chosen]
-        if not rest:
-            break
-        gains = np.array([volume(np.vstack([S, Z_opt[i]])) - current for i in rest])
-        best = int(np.argmax(gains))
-        if gains[best] <= 1e-12:
-            break
-        chosen.append(int(rest[best]))
-        S = np.vstack([S, Z_exp[rest[best]]])
-        current = volume(S)
+    low, scale = _unit_box(front if len(front) else expected[pool])
+    Z_opt, Z_exp, Z_front = (optimistic - low) / scale, (expected - low) / scale, (front - low) / scale
+    chosen = _greedy_gain(Z_opt, Z_exp, Z_front, pool, k)
     if len(chosen) < k and fallback:  # the rest by what each alone would add to the front
         taken = set(chosen)
-        rest = [int(i) for i in pool if int(i) not in taken]
-        base = volume(S_front)
-        alone = np.array([volume(np.vstack([S_front, Z_opt[i]])) - base for i in rest])
+        rest = [i for i in pool if i not in taken]
+        base = _volume(Z_front)
+        alone = np.array([_volume(np.vstack([Z_front, Z_opt[i]])) - base for i in rest])
         order = np.lexsort((optimistic[rest, 0], rank[rest], -alone))
         chosen += [rest[i] for i in order][:k - len(chosen)]
         if len(chosen) < k:
-            others = [int(i) for i in np.lexsort((optimistic[:, 0], rank)) if int(i) not in set(chosen)]
+            taken = set(chosen)
+            others = [int(i) for i in np.lexsort((optimistic[:, 0], rank)) if int(i) not in taken]
             chosen += others[:k - len(chosen)]
     return np.sort(np.asarray(chosen, dtype=np.int64))
