@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TABLE ?= ../shared/data/nats_tss_cifar10.csv
 
-.PHONY: setup browser demo demo-table test bench lint
+.PHONY: setup browser demo demo-table test bench lint docs
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,8 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+
+# The documentation site (mkdocs.yml, docs/) into site/: the pages, the Python API from the docstrings and the
+# command-line reference from the parser; `.venv/bin/mkdocs serve` serves it while you edit.
+docs: setup
+	$(BIN)/python -m mkdocs build --strict --site-dir site

@@ -254,6 +254,14 @@ def _net_variant(x: Inputs, name: str, changes: dict | None = None, weights: Cal
     return str(folder)
 
 
+def _exported_twice(x: Inputs) -> list[str]:
+    """``select`` into a folder where it exported the same architecture at another width before."""
+    out = x.path("sel-twice")
+    code, err = run_in_process(["select", str(x.run), "-n", "1", "--no-onnx", "--channels", "8", "--out", str(out)])
+    assert code == 0, err
+    return ["select", str(x.run), "-n", "1", "--no-onnx", "--out", str(out)]
+
+
 def _lut_file(x: Inputs, text: str) -> str:
     path = x.path("lut.json")
     path.write_text(text)
@@ -303,6 +311,26 @@ CASES: list[Case] = [
     Case("strategy option of the wrong type",
          lambda x: x.table_args("-S", "mutation_prob=often", "--out", str(x.path("x-opt"))),
          "mutation_prob must be a number"),
+    Case("strategy option naming the strategy",
+         lambda x: x.table_args("-S", "name=random", "--out", str(x.path("x-name"))), "set it with --strategy"),
+    Case("strategy option that has its own option",
+         lambda x: x.table_args("-S", "pop_size=30", "--out", str(x.path("x-pop"))), "set it with --pop-size"),
+    Case("misspelt strategy option",
+         lambda x: x.table_args("-S", "crossover_prb=0.5", "--out", str(x.path("x-prb"))),
+         "has no option 'crossover_prb' (did you mean crossover_prob?)"),
+    Case("strategy option of a word for a number",
+         lambda x: x.table_args("-S", "bn_order=abc", "--out", str(x.path("x-bn"))),
+         "option 'bn_order' must be int or null, got 'abc'"),
+    Case("config with pop_size among the strategy options",
+         lambda x: ["search", "--config", str(write_yaml(x.path("sp-pop.yaml"), yaml.safe_dump(
+             {"space": "nb201", "table": str(x.table), "metric": METRIC, "strategy_params": {"pop_size": 30}}))),
+             "--out", str(x.path("x-sp-pop"))], "pop_size is not a strategy option: set it with --pop-size"),
+    Case("abbreviated option", lambda x: x.table_args("--epoch", "1"),
+         "unrecognized argument --epoch (did you mean --epochs?)"),
+    Case("misspelt option", lambda x: x.table_args("--budjet", "3"), "nsganet search: error: unrecognized argument "
+                                                                     "--budjet (did you mean --budget?)"),
+    Case("misspelt space", lambda x: x.table_args("--space", "micor"), "invalid choice: 'micor' (did you mean micro?)"),
+    Case("misspelt command", lambda x: ["serch", "--budget", "3"], "invalid choice: 'serch' (did you mean search?)"),
     Case("unknown surrogate predictor",
          lambda x: x.table_args("--strategy", "nsganetv2", "-S", "predictor=svm", "--out", str(x.path("x-pred"))),
          "svm"),
@@ -465,6 +493,19 @@ CASES: list[Case] = [
          "'identity(h-4)' is not 'operation(input)'"),
     Case("drawing into an unwritable folder", lambda x: ["draw", MICRO_ARCH, "--out", f"{UNWRITABLE}/cell.png"],
          "cannot write /proc"),
+    Case("costs of a run in another space", lambda x: ["costs", "--run", str(x.run), "--space", "micro"],
+         "searched the nb201 space"),
+    Case("costs of a folder that is not a run", lambda x: ["costs", "--run", str(x.folder("no-run")), NB201_ARCH],
+         "is not a run directory"),
+    Case("costs with a preset of no space", lambda x: ["costs", "--space", "mobilenetv3", "--preset", "tiny"],
+         "the mobilenetv3 space has no preset 'tiny'; presets: small, imagenet"),
+    Case("costs with a preset and a run", lambda x: ["costs", "--run", str(x.run), "--preset", "small"],
+         "--preset cannot go with --run"),
+    Case("costs given the architecture twice", lambda x: ["costs", NB201_ARCH, "--arch", NB201_ARCH],
+         "give the architecture once"),
+    Case("drawing a string of no preset",
+         lambda x: ["draw", "--space", "mobilenetv3", MOBILENET_ARCH.replace("r192", "r999"), "--out",
+                    str(x.path("m.png"))], "read in each of: preset imagenet, preset small"),
     # -- run directories -----------------------------------------------------------------------------------------
     Case("unwritable run directory", lambda x: x.table_args("--out", UNWRITABLE), "cannot write to run directory"),
     Case("run directory inside a file",
@@ -490,6 +531,8 @@ CASES: list[Case] = [
     Case("select zero architectures", lambda x: ["select", str(x.run), "-n", "0"], "'0' must be at least 1"),
     Case("select into an unwritable folder",
          lambda x: ["select", str(x.run), "-n", "1", "--no-onnx", "--out", UNWRITABLE], "cannot create /proc"),
+    Case("select over a network exported with other settings", lambda x: _exported_twice(x),
+         "holds this network exported with build_options {\"channels\": 8}, not {}"),
     Case("select from a run whose config.yaml is damaged", lambda x: ["select", str(_damaged_config(x))],
          "config.yaml: unknown config key 'budjet'"),
     Case("report of a folder that is not a run", lambda x: ["report", str(x.folder("not-a-run"))],

@@ -15,6 +15,7 @@ from contract_evaluations import fails_on_odd, setup_mistake, square
 
 from nsganet.errors import NsganetError
 from nsganet.executors import EXECUTORS, ExecutorSettings, make_executor
+from nsganet.search.constraints import Constraint
 from nsganet.spaces import SPACES, get_space
 from nsganet.strategies import STRATEGIES, Archive, get_strategy
 from nsganet.strategies.base import ProblemContext
@@ -207,3 +208,128 @@ def test_every_space_builds_networks_whose_costs_match_its_closed_form(name):
         measured = model.measure(genome)
         assert measured["flops"] == pytest.approx(model.count(genome)["flops"], rel=1e-6)
         assert measured["params"] == pytest.approx(model.count(genome)["params"], rel=1e-6)
+
+
+# -- constraints ----------------------------------------------------------------------------------
+#: A hard constraint on the landscape's cost (column 1): about a third of the space meets it.
+COST_BOUND = Constraint("cost", "<=", 9.0)
+
+
+def cost_violation(X, low, high):
+    """The context's violation: of the cost bound, at the most favourable value within [low, high]."""
+    return COST_BOUND.violation(np.asarray(low)[:, 1], np.asarray(high)[:, 1])
+
+
+def constrained_strategy(name, seed=3, budget=60):
+    strategy = get_strategy(name, pop_size=8, **QUICK.get(name, {}))
+    strategy.bind(ProblemContext(smallest=SPACE.smallest(), largest=SPACE.largest(), cost_columns=(1,),
+                                 costs=lambda X: landscape(X)[:, 1:], violation=cost_violation))
+    strategy.setup(SPACE.encoding, 2, budget, seed)
+    return strategy
+
+
+def run_constrained(strategy, archive, generations, fail_every=0):
+    """As :func:`run_generations`, telling each batch's violations (and failing every ``fail_every``-th)."""
+    asked = []
+    for _ in range(generations):
+        X = strategy.ask(archive)
+        F = landscape(X)
+        if fail_every:
+            F[::fail_every] = np.nan
+        V = np.where(np.isnan(F).any(axis=1), np.nan, cost_violation(X, F, F))
+        for x, f, v in zip(X, F, V):
+            archive.add(x, None if np.isnan(f).any() else f, v)
+        strategy.tell(X, F, V)
+        asked.append([tuple(int(v) for v in x) for x in X])
+    return asked
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_behaves_unconstrained_when_all_is_feasible(name):
+    plain = run_generations(new_strategy(name, seed=5), Archive(SPACE.encoding.n_var, 2), 4)
+    strategy, archive, told = new_strategy(name, seed=5), Archive(SPACE.encoding.n_var, 2), []
+    for _ in range(4):
+        X = strategy.ask(archive)
+        F = landscape(X)
+        for x, f in zip(X, F):
+            archive.add(x, f, 0.0)
+        strategy.tell(X, F, np.zeros(len(X)))
+        told.append([tuple(int(v) for v in x) for x in X])
+    assert told == plain
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_resumes_exactly_under_constraints(name):
+    first, archive = constrained_strategy(name, seed=9), Archive(SPACE.encoding.n_var, 2)
+    run_constrained(first, archive, 3, fail_every=5)
+    state = json.loads(json.dumps(first.state_dict()))
+    resumed = constrained_strategy(name, seed=1234)
+    resumed.load_state_dict(state)
+    replay = Archive(SPACE.encoding.n_var, 2)
+    for x, f, v in zip(archive.X, archive.F, archive.V):
+        replay.add(x, None if np.isnan(f).any() else f, v)
+    assert run_constrained(first, archive, 3) == run_constrained(resumed, replay, 3)
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_spends_no_less_on_feasible_genomes_than_unconstrained(name):
+    """Constrained domination steers a search towards feasible genomes; random search is indifferent to it."""
+    shares = []
+    for constrained in (False, True):
+        strategy, archive = (constrained_strategy if constrained else new_strategy)(name, seed=2, budget=64), \
+            Archive(SPACE.encoding.n_var, 2)
+        run_constrained(strategy, archive, 8) if constrained else run_generations(strategy, archive, 8)
+        shares.append(float(np.mean(COST_BOUND.violation(archive.F[:, 1]) <= 0)))
+    if name == "random":
+        assert shares[1] == shares[0]
+    else:
+        assert shares[1] > shares[0], shares
+
+
+# -- warm starts ----------------------------------------------------------------------------------
+def warm_strategy(name, initial, seed=4, budget=60):
+    """A strategy whose context holds a warm start's genomes (as the study binds them)."""
+    strategy = get_strategy(name, pop_size=8, **QUICK.get(name, {}))
+    strategy.bind(ProblemContext(smallest=SPACE.smallest(), largest=SPACE.largest(), cost_columns=(1,),
+                                 costs=lambda X: landscape(X)[:, 1:], initial=initial))
+    strategy.setup(SPACE.encoding, 2, budget, seed)
+    return strategy
+
+
+def distinct_genomes(n, seed):
+    genomes, rng = {}, np.random.default_rng(seed)
+    while len(genomes) < n:
+        genome = SPACE.encoding.canonical(SPACE.sample(rng, 1)[0])
+        genomes.setdefault(tuple(int(v) for v in genome), genome)
+    return np.array(list(genomes.values()), dtype=np.int64)
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_starts_with_a_warm_starts_genomes_then_fills_its_first_batch(name):
+    plain = run_generations(new_strategy(name, seed=4), Archive(SPACE.encoding.n_var, 2), 3)
+    empty = np.empty((0, SPACE.encoding.n_var), dtype=np.int64)
+    assert run_generations(warm_strategy(name, empty), Archive(SPACE.encoding.n_var, 2), 3) == plain
+    size = len(plain[0])
+    for n in (3, size + 5):  # fewer than the first batch holds, and more: all of them come first
+        initial = distinct_genomes(n, seed=n)
+        given = np.vstack([initial, initial[:1]])  # a repeat is skipped
+        runs = [run_generations(warm_strategy(name, given), Archive(SPACE.encoding.n_var, 2), 3) for _ in range(2)]
+        assert runs[0] == runs[1]  # the same seed and warm start: the same run
+        first = runs[0][0]
+        assert first[:n] == [tuple(int(v) for v in x) for x in initial]
+        assert len(first) == max(size, n)
+        asked = [genome for batch in runs[0] for genome in batch]
+        assert len(set(asked)) == len(asked)  # nothing asked twice, seeds included
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_strategy_resumes_a_warm_start_exactly_from_its_json_state(name):
+    initial = distinct_genomes(5, seed=11)
+    first, archive = warm_strategy(name, initial, seed=9), Archive(SPACE.encoding.n_var, 2)
+    run_generations(first, archive, 1)
+    resumed = warm_strategy(name, initial, seed=1234)  # the study binds the recorded seeds again
+    resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    replay = Archive(SPACE.encoding.n_var, 2)
+    for x, f in zip(archive.X, archive.F):
+        replay.add(x, f)
+    assert run_generations(first, archive, 2) == run_generations(resumed, replay, 2)

@@ -161,27 +161,35 @@ def test_report_of_table_runs_lists_exactly_the_front(nb201_run):
     assert report.index == out / INDEX
     config = nsganet.config.load_config(nb201_run / "config.yaml")
     n_obj = len(config["objectives"])
+    front = front_csv(nb201_run)
     files = {f.file for f in report.figures}
-    expected = {"pareto_front.png", "fronts_by_generation.png", "hypervolume_curve.png", "operation_frequency.png",
-                "parallel_coordinates.png"}
+    drawings = {f for f in files if f.startswith("arch_")}
+    assert len(drawings) == min(8, len(front))  # nb201 draws its cell
+    expected = {"pareto_front.png", "fronts_by_generation.png", "hypervolume_curve.png"} | drawings
     if config["strategy"] == "nsganetv2":
         expected.add("predictor_quality.png")
     else:
         assert any("uses no surrogate" in n for n in report.notes)
+    if len(front) >= 8:  # figures that say something only for this run's front and objectives
+        expected.add("operation_frequency.png")
+    else:
+        assert any(n.startswith("no operation-frequency figure") for n in report.notes)
+    if n_obj >= 3:
+        expected.add("parallel_coordinates.png")
+    else:
+        assert any(n.startswith("no parallel-coordinates figure") for n in report.notes)
     assert files == expected
-    assert any("cannot draw" in n for n in report.notes)  # nb201 has no drawings
     for name in files:
         assert (out / name).stat().st_size > 5000
     page = parse(report.index.read_text(encoding="utf-8"))
     assert sorted(page.images) == sorted(files)
     rows = page.tables["front"]
-    expected_rows = front_csv(nb201_run)
-    assert [r[5 + n_obj - 2] for r in rows] == [r["arch"] for r in expected_rows]  # architecture column
-    for row, want in zip(rows, expected_rows):
+    assert [r[5 + n_obj - 2] for r in rows] == [r["arch"] for r in front]  # architecture column
+    for row, want in zip(rows, front):
         assert [float(v) for v in row[2:2 + n_obj]] == pytest.approx(
             [float(want[o]) for o in config["objectives"]], rel=1e-3)
         assert int(row[2 + n_obj]) == int(want["generation"])
-        assert "not exported" in row[-1] and "nsganet select" in row[-1]
+        assert "not exported" in row[-1] and "nsganet select" in row[-1] and "--prefer" in row[-1]
     cards = report.index.read_text(encoding="utf-8")
     assert "40 of 40" in cards and "finished" in cards
     if config["strategy"] == "nsganetv2":  # one table row per surrogate iteration in the stats
@@ -195,7 +203,7 @@ def test_report_of_table_runs_lists_exactly_the_front(nb201_run):
 def test_report_of_micro_run_draws_front_cells(micro_run, tmp_path):
     report = write_report(micro_run, out=tmp_path / "rep")
     front = front_csv(micro_run)
-    cells = sorted(p.name for p in (tmp_path / "rep").glob("cell_*.png"))
+    cells = sorted(p.name for p in (tmp_path / "rep").glob("arch_*.png"))
     assert len(cells) == min(8, len(front)) >= 1
     assert {f.file for f in report.figures} >= {"pareto_front.png", *cells}
     page = parse(report.index.read_text(encoding="utf-8"))
@@ -243,17 +251,24 @@ def test_report_links_exported_networks(nb201_table, tmp_path):
     report = write_report(run, out=tmp_path / "elsewhere" / "rep")
     page = parse(report.index.read_text(encoding="utf-8"))
     arch_column = 5
+    text = report.index.read_text(encoding="utf-8")
     for row, links in zip(page.tables["front"], page.links["front"]):
         arch = row[arch_column]
         if arch in exported:
-            targets = [(report.index.parent / urllib.parse.unquote(h)).resolve() for h in links]
+            files = [h for h in links if not h.startswith("#")]
+            targets = [(report.index.parent / urllib.parse.unquote(h)).resolve() for h in files]
             assert targets[0] == (exported[arch] / "net.json").resolve()
             assert all(t.is_file() for t in targets)
-            assert len(links) == (2 if (exported[arch] / "net.onnx").exists() else 1)
+            assert len(files) == (2 if (exported[arch] / "net.onnx").exists() else 1)
+            anchor = f"net-{exported[arch].name}"
+            assert f"#{anchor}" in links and f"id='{anchor}'" in text  # to its section of the page
         else:
             assert links == [] and "not exported" in row[-1]
     assert sum(bool(links) for links in page.links["front"]) == len(exported)
     assert any("broken/net.json" in n for n in report.notes)
+    for folder in exported.values():  # each exported network drawn, with what to do next
+        assert (report.index.parent / f"net-{folder.name}-arch.png").is_file()
+        assert f"nsganet train {run}/selected/{folder.name}" in text
 
 
 def test_report_of_run_in_progress_with_one_generation_and_corrupt_stats(nb201_table, tmp_path):
@@ -273,7 +288,8 @@ def test_report_of_run_in_progress_with_one_generation_and_corrupt_stats(nb201_t
     assert any("gen_0001.json" in n for n in report.notes)
     page = parse(text)
     assert [r[5] for r in page.tables["front"]] == [r["arch"] for r in expected]
-    assert "fronts_by_generation.png" in {f.file for f in report.figures}
+    assert "fronts_by_generation.png" not in {f.file for f in report.figures}  # one generation: nothing to show
+    assert any("single generation" in n for n in report.notes)
 
 
 def test_report_of_run_without_successful_evaluation(tmp_path):
@@ -321,6 +337,175 @@ def test_cli_prints_the_page(nb201_table, tmp_path, capsys):
     assert main(["report", str(run), "--out", str(tmp_path / "page")]) == 0
     printed = capsys.readouterr().out.strip()
     assert printed == str(tmp_path / "page" / INDEX) and Path(printed).is_file()
+
+
+# -- what the numbers mean ---------------------------------------------------------------------------
+def test_config_is_shown_as_the_run_resolved_it(micro_run, tmp_path):
+    """No nulls for what the run filled in: the digits' shape, micro's proxy width and depth; units everywhere."""
+    report = write_report(micro_run, out=tmp_path / "rep")
+    text = report.index.read_text(encoding="utf-8")
+    page = parse(text)
+    config = {r[0]: (r[1], r[2]) for r in page.tables["config"]}
+    assert nsganet.config.load_config(micro_run / "config.yaml")["channels"] is None  # what the page resolves
+    assert config["dataset"][0] == "digits" and config["data"][0] == "embedded"
+    assert config["channels"] == ("8", "micro proxy default (channels)") and config["layers"][0] == "1"
+    assert {k: config[k][0] for k in ("num_classes", "input_size", "in_channels", "image_size")} == {
+        "num_classes": "10", "input_size": "8", "in_channels": "1", "image_size": "8"}
+    assert config["table"][1].startswith("not used") and config["supernet"][1].startswith("not used")
+    assert all(value != "null" for value, _ in config.values())
+    assert "flops (M MACs)" in text and "error (%)" in text  # table heads, cards, axes
+    meaning = re.search(r"<dl class='meaning'.*?</dl>", text, re.S).group(0)
+    assert "8x8 px" in meaning and "channels 8, layers 1" in meaning and "search-validation split" in meaning
+    assert "288 digits images" in meaning  # 20 % of the 1438 training digits
+    assert "run time (wall clock)" in text.lower()
+    import torch
+
+    assert f"torch: {torch.__version__}" in text and "executor: local" in text  # recorded by the search
+
+
+def test_run_time_and_recorded_hardware_are_shown(nb201_table, tmp_path):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)
+    with RunStore(run / "run.sqlite") as store:
+        rows = store.conn.execute("SELECT MIN(started), MAX(finished) FROM evaluations").fetchone()
+        assert store.get_meta("hardware")["workers"] == 1
+        store.set_meta("hardware", {"device": "cpu", "cpu": "Test CPU <x>", "torch": "9.9"})
+    report = write_report(run)
+    text = report.index.read_text(encoding="utf-8")
+    from nsganet.report.html import duration
+
+    assert duration(rows[1] - rows[0]) in text
+    assert "cpu: Test CPU &lt;x&gt;" in text and "torch: 9.9" in text
+    assert duration(7.25) == "7.2 s" and duration(1556) == "25 min 56 s" and duration(3720) == "1 h 02 min"
+
+
+def test_select_hint_exports_exactly_that_architecture(nb201_table, tmp_path):
+    import shlex
+
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=40)
+    page = parse(write_report(run).index.read_text(encoding="utf-8"))
+    rows = page.tables["front"]
+    assert len(rows) >= 2
+    for row in (rows[0], rows[-1]):
+        command = row[-1].split("—", 1)[1].strip()
+        words = shlex.split(command)
+        assert words[:2] == ["nsganet", "select"] and words[2] == str(run)
+        out = tmp_path / f"sel-{row[1]}"
+        assert main([*words[1:], "--out", str(out), "--no-onnx"]) == 0
+        exported = [json.loads(p.read_text())["arch"] for p in out.glob("*/net.json")]
+        assert exported == [row[5]]
+
+
+def test_figures_without_information_are_left_out_with_a_reason(nb201_table, tmp_path):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)  # one generation
+    report = write_report(run)
+    files = {f.file for f in report.figures}
+    assert not files & {"parallel_coordinates.png", "fronts_by_generation.png", "hypervolume_curve.png"}
+    notes = "\n".join(report.notes)
+    assert "two objectives" in notes and "single generation" in notes
+    if len(front_csv(run)) < 8:
+        assert "operation_frequency.png" not in files and "mean little below 8" in notes
+
+
+def test_mobilenetv3_choices_are_shown_per_kind(tmp_path):
+    """Resolution, depth, kernel and expansion are four kinds of choice, each with its own shares."""
+    out = tmp_path / "run"
+
+    def evaluate(arch):  # every architecture trades error against size: a large front
+        return {"error": 100.0 / (1.0 + float(np.sum(arch.genome)))}
+
+    nsganet.search("mobilenetv3", evaluator=evaluate, objectives=["error", "flops"], budget=24, pop_size=12,
+                   out=out, progress=False)
+    report = write_report(out)
+    figure = next(f for f in report.figures if f.file == "operation_frequency.png")
+    assert figure.title == "Choice frequency per kind" and "4 kinds" in figure.caption
+    assert "r<resolution>" in figure.caption  # the space's own words for its choices
+    from nsganet.report.figures import by_kind, choice_kinds
+
+    space = get_space("mobilenetv3")
+    groups = choice_kinds(op for g in space.sample(np.random.default_rng(0), 30) for op in space.operations(g))
+    assert set(groups) == {"r#", "d#", "k#", "e#"} and by_kind(groups)
+    assert groups["k#"] == ["k3", "k5", "k7"]
+    micro = get_space("micro")
+    assert not by_kind(choice_kinds(op for g in micro.sample(np.random.default_rng(0), 30)
+                                    for op in micro.operations(g)))  # operations of one kind: pooled
+
+
+def _trained_network(run: Path, arch: str, seq: int) -> Path:
+    """What select, train and evaluate leave in RUN/selected/arch-N (files written by the real writers)."""
+    from nsganet.robustness.evaluate import EvaluationReport
+    from nsganet.train.curves import write_curves
+
+    folder = run / "selected" / f"arch-{seq:05d}"
+    (folder / "train" / "eval").mkdir(parents=True)
+    spec = NetSpec(space="nb201", arch=arch, num_classes=10, input_size=32, in_channels=3, mean=[0.0] * 3,
+                   std=[1.0] * 3, source={"seq": seq})
+    (folder / "net.json").write_text(json.dumps(spec.to_dict()), encoding="utf-8")
+    history = {"epoch": [1, 2, 3], "lr": [0.1, 0.05, 0.0], "train_loss": [2.0, 1.5, 1.2],
+               "train_acc": [30.0, 50.0, 60.0], "valid_acc": [35.0, 58.0, 55.0], "seconds": [1.0] * 3,
+               "images_per_s": [100.0] * 3}
+    write_curves(history, folder / "train" / "curves.csv")
+    (folder / "train" / "train.json").write_text(json.dumps(
+        {"finetuned": False, "epochs": 3, "best_epoch": 2, "valid_acc": 58.0, "data": {"name": "digits"},
+         "seconds": 75.0, "device": "cpu"}), encoding="utf-8")
+    evaluation = EvaluationReport("digits-test", 359, 10, 91.5, {"gaussian_noise": {1: 90.0, 2: 80.0}},
+                                  [0.0, 0.1], [91.5, 40.0])
+    (folder / "train" / "eval" / "evaluation.json").write_text(json.dumps(
+        {"net": str(folder / "train"), "space": "nb201", "data": {"name": "digits"}, **evaluation.to_dict()}),
+        encoding="utf-8")
+    return folder
+
+
+def test_trained_and_evaluated_networks_get_a_section(nb201_table, tmp_path):
+    run = table_run(nb201_table, tmp_path / "run", "nsganetv1", "error,flops", budget=16)
+    row = front_csv(run)[0]
+    folder = _trained_network(run, row["arch"], 7)
+    report = write_report(run, out=tmp_path / "rep")
+    out = report.index.parent
+    text = report.index.read_text(encoding="utf-8")
+    section = re.search(r"<section class='network' id='net-arch-\d+'>.*?</section>", text, re.S).group(0)
+    facts = dict(parse(section.replace("class='facts'", "id='facts'")).tables["facts"])
+    assert facts["training"].startswith("trained from scratch, 3 epochs on digits; best epoch 2")
+    assert "1 min 15 s on cpu" in facts["training"]
+    # FGSM area above chance 10 %: (81.5 + 30) / 2 over 90, in %
+    assert facts["test (trained weights)"] == ("clean accuracy 91.5 % on digits-test (359 images); mean corruption "
+                                               "accuracy 85 %; FGSM robustness area 61.94 / 100")
+    assert "Not yet done" not in section
+    name = folder.name
+    for file in (f"net-{name}-arch.png", f"net-{name}-curves.png", f"net-{name}-trained-corruptions.png",
+                 f"net-{name}-trained-fgsm.png"):
+        assert (out / file).stat().st_size > 5000 and f"src='{file}'" in section
+    page = parse(text)
+    assert page.body["data-images-total"] == str(len(report.figures)) == str(len(page.images))
+    write_report(run, out=tmp_path / "rep")  # again: nothing stale, nothing doubled
+    assert len(list(out.glob("net-*.png"))) == 4
+
+
+def test_network_figures_name_the_network(tmp_path, monkeypatch):
+    """Curves have whole-number epoch ticks; titles say which network and which data."""
+    from nsganet.robustness.evaluate import EvaluationReport
+    from nsganet.robustness.plots import evaluation_title, report_from_dict
+    from nsganet.train import curves
+
+    assert evaluation_title(tmp_path / "arch-00007" / "train", "micro", "digits", 359) == \
+        "arch-00007 (trained), micro: digits test split (359 images)"
+    assert evaluation_title(tmp_path / "arch-00007", "micro", "digits") == "arch-00007, micro: digits test split"
+    original = EvaluationReport("digits-test", 359, 10, 91.5, {"fog": {1: 90.0, 3: 70.0}}, [0.0, 0.1], [91.5, 40.0],
+                                seed=3, seconds=2.0)
+    assert report_from_dict(json.loads(json.dumps(original.to_dict()))) == original
+    with pytest.raises(ValueError):
+        report_from_dict({"dataset": "x"})
+    history = {"epoch": [1, 2, 3], "lr": [0.1] * 3, "train_loss": [2.0, 1.5, 1.2], "train_acc": [30.0, 50.0, 60.0],
+               "valid_acc": [float("nan")] * 3, "seconds": [1.0] * 3, "images_per_s": [100.0] * 3}
+    curves.write_curves(history, tmp_path / "curves.csv")
+    read = curves.read_curves(tmp_path / "curves.csv")
+    assert read["epoch"] == [1.0, 2.0, 3.0] and all(np.isnan(read["valid_acc"]))
+    seen = {}
+    monkeypatch.setattr(curves, "save_figure", lambda fig, path, dpi=100: seen.update(
+        ticks=[t for ax in fig.axes for t in ax.get_xticks() if 1 <= t <= 3], title=fig._suptitle.get_text()))
+    curves.plot_curves(read, tmp_path / "curves.png", title=curves.curves_title(tmp_path / "arch-7" / "train",
+                                                                                  "MicroNetwork", read))
+    assert seen["ticks"] and all(float(t).is_integer() for t in seen["ticks"])
+    assert seen["title"] == "arch-7 (trained): MicroNetwork, best epoch 3"
 
 
 # -- operations ------------------------------------------------------------------------------------
@@ -400,7 +585,7 @@ def test_page_renders_in_headless_chromium(micro_run, escape_run, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     page = parse(dom.stdout)
     n_images = len(report.figures)
-    assert page.body.get("data-images-total") == str(n_images) and n_images >= 6
+    assert page.body.get("data-images-total") == str(n_images) and n_images >= 4
     assert page.body.get("data-images-loaded") == str(n_images)  # every figure decoded
     assert len(page.tables["front"]) == len(front_csv(micro_run))
 

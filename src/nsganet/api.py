@@ -23,12 +23,14 @@ from nsganet.evaluators import Evaluator, EvaluatorRequest, evaluator_kind
 from nsganet.evaluators.base import trains_at_epochs
 from nsganet.executors import ExecutorSettings
 from nsganet.search.callbacks import Callback, run_writers
+from nsganet.search.constraints import check_measurable, parse_constraints
 from nsganet.search.fidelity import Fidelity
 from nsganet.search.objectives import parse_objectives
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import EVALUATOR_KEY, RunDirectory, network_options, search_split, trains
 from nsganet.search.study import Study
+from nsganet.search.warmstart import init_strings
 from nsganet.spaces import SearchSpace, SupernetSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
 from nsganet.utils.device import amp_dtype, resolve_device, visible_gpus
@@ -40,7 +42,7 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
            objectives: str | Sequence[str] = ("error", "flops"), strategy: str | Strategy = "nsganetv1",
            budget: int | None = None, seed: int = 0, out: str | Path | None = None, *,
            resume: bool = False, progress: bool = True, plots: bool = True, callbacks: Iterable[Callback] = (),
-           **options: Any) -> SearchResult:
+           init: Sequence[str | Sequence[int]] | None = None, **options: Any) -> SearchResult:
     """Search ``space`` for architectures trading off ``objectives``.
 
     Architectures are scored by ``evaluator`` — any function from an
@@ -52,9 +54,20 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
     distinct architectures evaluated (None: the configuration's default). Results go to ``out``; ``resume=True``
     continues the run there. ``callbacks`` (:class:`~nsganet.search.callbacks.Callback`)
     hear the search's events besides the writers of the run directory.
+    ``init`` (architecture strings or genomes) warm-starts the search: its
+    first generation starts with them (they are recorded as the config's
+    ``init_archs``); ``init_from=RUN`` starts it with the front of an earlier
+    run, reusing that run's results where they were scored the same way.
     Further ``options`` are the keys of :class:`~nsganet.config.SearchConfig`
-    (``pop_size``, ``epochs``, ``workers``, ``channels``, ...).
+    (``pop_size``, ``epochs``, ``workers``, ``channels``, ...), e.g.
+    ``constraints=["flops<=300", "latency<=5"]``: hard constraints, in the
+    units the run reports each value; architectures that break one never join
+    the front, and strategies rank them after the feasible ones.
     """
+    if init is not None:
+        if "init_archs" in options:
+            raise ConfigError("give the warm start's architectures either as init or as init_archs, not both")
+        options["init_archs"] = init_strings(get_space(space), init)
     config = SearchConfig.from_dict({
         "space": space if isinstance(space, str) else space.name,
         "strategy": strategy if isinstance(strategy, str) else strategy.name,
@@ -75,12 +88,15 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
         raise ConfigError("give either an evaluator function or a table, not both")
     space_obj = get_space(space if space is not None else config.space)
     objectives = parse_objectives(config.objectives, allow_custom=evaluator is not None)
+    constraints = parse_constraints(config.constraints)
+    check_measurable(constraints, objectives, getattr(evaluator, "provides", None) if evaluator is not None
+                     else ("error",), custom_evaluator=evaluator is not None)  # before anything is written
     run = RunDirectory(config.out or config.default_out())
     params = dict(config.strategy_params)
     if config.pop_size is not None:
         params["pop_size"] = config.pop_size
     strategy_obj = get_strategy(strategy if strategy is not None else config.strategy, **params)
-    latency = _latency_model(config, objectives, strategy_obj)
+    latency = _latency_model(config, [*objectives, *(c.name for c in constraints)], strategy_obj)
     recorded = config.to_dict(include_runtime=False)
     training = trains(config, evaluator)
     executor = _executor_settings(config, training, strategy_obj.pop_size)
@@ -113,7 +129,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
         else:
             shape = config.network_shape()
         cost_model = CostModel(space_obj, build_options=build_options, latency=latency, **shape)
-        problem = Problem(space_obj, objectives, evaluator, cost_model)
+        problem = Problem(space_obj, objectives, evaluator, cost_model, constraints)
         writers: list[Callback] = run_writers(run, progress)
         if plots:
             from nsganet.report.search_plots import SearchPlots

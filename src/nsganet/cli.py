@@ -24,14 +24,42 @@ EXIT_STATUS = ("exit status: 0 done; 2 bad input or a system error such as a ful
                "with --resume, and a second interrupt ends nsganet at once")
 
 
+def version() -> str:
+    """The installed package's version, from its metadata (the source tree's when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("nsganet")
+    except PackageNotFoundError:
+        from nsganet import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="nsganet", description="Evolutionary multi-objective neural architecture search.",
                            epilog=EXIT_STATUS)
+    parser.add_argument("--version", action="version", version=f"nsganet {version()}",
+                        help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    subparsers = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND",
+                                       parser_class=OneLineParser)
     for _, command in COMMANDS.items():
         command.add_parser(subparsers)
     return parser
+
+
+def command_list(parser: argparse.ArgumentParser) -> str:
+    """The short usage and every command with its one-line description (what a bare ``nsganet`` prints)."""
+    formatter = parser._get_formatter()
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups)
+    for action in parser._subparsers._group_actions:  # the one sub-commands action
+        formatter.start_section("commands")
+        formatter.add_arguments(action._get_subactions())
+        formatter.end_section()
+    formatter.add_text("'nsganet COMMAND --help' shows a command's options; 'nsganet --help' the rest")
+    return formatter.format_help()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # paths with bytes that are not UTF-8 print with a replacement mark
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        print(command_list(parser), end="", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     with Interrupts() as interrupts:

@@ -12,6 +12,7 @@ imports this module.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from nsganet.data.formats import DATA_MODES, DEFAULT_DATASET, MEMORY_LIMIT
 from nsganet.errors import ConfigError
 from nsganet.executors import EXECUTORS
 from nsganet.robustness import DEFAULT_EPS
+from nsganet.search.constraints import canonical as canonical_constraints
 from nsganet.spaces import SPACES
 from nsganet.strategies import STRATEGIES
+from nsganet.strategies.base import DEFAULT_POP_SIZE
 from nsganet.utils.checks import (
     CHANNELS,
     CLASSES,
@@ -59,18 +62,22 @@ NETWORK_DEFAULTS = {"num_classes": 10, "input_size": 32, "in_channels": 3}
 def option(default: Any, help: str = "", *, metavar: str | None = None, bound: Bound | None = None,
            choices: Callable[[], Sequence[str]] | None = None, group: str = GENERAL, parse: Any = None,
            default_text: str | int | Callable[[], str] | None = None, runtime: bool = False, cli: bool = True,
-           lazy: bool = False) -> Any:
+           lazy: bool = False, scores: bool = True, flag: str | None = None, repeat: bool = False) -> Any:
     """A :class:`SearchConfig` field and everything the command line and validation need to know of it.
 
     ``bound`` checks numbers (and parses them on the command line),
     ``choices`` lists the allowed names (the command line checks them; ``lazy``:
     only when the option is given, since listing them loads heavy modules),
     ``default_text`` says what a ``None`` default means, ``runtime`` marks keys
-    that may change when a run is resumed, ``cli=False`` keys are config-file only.
+    that may change when a run is resumed, ``cli=False`` keys are config-file only. ``scores=False``
+    marks keys that do not change an architecture's objective values (what to search, not how to score):
+    a warm start reuses the results of a run that differs from it only in such keys (and runtime ones).
+    ``flag`` names the command-line option when it is not the key's name; a ``repeat`` option may be given
+    several times, each adding one item to the list.
     """
     metadata = {"help": help, "metavar": metavar, "bound": bound, "choices": choices, "group": group,
                 "parse": parse, "default_text": default_text, "runtime": runtime, "cli": cli,
-                "lazy": lazy}
+                "lazy": lazy, "scores": scores, "flag": flag, "repeat": repeat}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -107,14 +114,26 @@ class SearchConfig:
     """
 
     space: str = option("micro", "search space", choices=SPACES.names)
-    strategy: str = option("nsganetv1", "search strategy", choices=STRATEGIES.names)
+    strategy: str = option("nsganetv1", "search strategy", choices=STRATEGIES.names, scores=False)
     objectives: list[str] = option(["error", "flops"], "comma-separated objectives to minimise ('nsganet list' "
-                                   "shows them)", metavar="A,B", parse=str)
-    budget: int = option(120, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT)
+                                   "shows them)", metavar="A,B", parse=str, scores=False)
+    budget: int = option(120, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT, scores=False)
     seed: int = option(0, "random seed", metavar="N", bound=NONNEGATIVE_INT)
-    pop_size: int | None = option(20, "population (batch) size; the V1 paper used 40", metavar="N",
-                                  bound=POSITIVE_INT)
-    strategy_params: dict[str, Any] = option({}, "strategy options, also -S KEY=VALUE", cli=False)
+    pop_size: int | None = option(DEFAULT_POP_SIZE, "population (batch) size; the V1 paper used 40", metavar="N",
+                                  bound=POSITIVE_INT, scores=False)
+    init_from: str | None = option(None, "warm start: the first generation (nsganetv2: the design of experiments) "
+                                   "starts with the front of the earlier run RUN, reusing its results where they "
+                                   "were scored the same way", metavar="RUN", default_text="none", scores=False)
+    init_archs: str | list[str] | None = option(None, "warm start: the first generation starts with the "
+                                                "architectures of FILE (one canonical string a line, # comments; or "
+                                                "a CSV with an 'arch' column), each evaluated; a config file may "
+                                                "list them instead", metavar="FILE", default_text="none",
+                                                scores=False)
+    constraints: list[str] = option([], "a hard constraint NAME<=NUMBER (or >=, <, >) on an objective or a cost, "
+                                    "in its units, e.g. flops<=300 or latency<=5; repeatable: architectures that "
+                                    "break one never join the front", metavar="EXPR", flag="constraint",
+                                    repeat=True, default_text="none", scores=False)
+    strategy_params: dict[str, Any] = option({}, "strategy options, also -S KEY=VALUE", cli=False, scores=False)
     build_options: dict[str, Any] = option({}, "options of the space's networks, also -B KEY=VALUE, e.g. {stem: "
                                            "imagenet} for micro networks on large images", cli=False)
     table: str | None = option(None, "tabular benchmark CSV with an 'arch' column and accuracy columns",
@@ -142,9 +161,10 @@ class SearchConfig:
     fidelity_eta: int | None = option(None, "multi-fidelity: train each generation's new architectures in rungs of "
                                       "growing epochs (fidelity_min_epochs, x ETA, x ETA^2, ... up to --epochs), "
                                       "keeping the best 1/ETA of each rung by non-dominated rank and crowding",
-                                      metavar="ETA", bound=FIDELITY_ETA, group=PROXY, default_text="off")
+                                      metavar="ETA", bound=FIDELITY_ETA, group=PROXY, default_text="off",
+                                      scores=False)
     fidelity_min_epochs: int = option(1, "multi-fidelity: epochs of the first rung", metavar="N", bound=POSITIVE_INT,
-                                      group=PROXY)
+                                      group=PROXY, scores=False)
     batch_size: int = option(32, "batch size; the V1 paper used 128", metavar="N", bound=POSITIVE_INT, group=PROXY)
     lr: float = option(0.05, "initial learning rate of the cosine schedule", metavar="LR", bound=POSITIVE,
                        group=PROXY)
@@ -211,6 +231,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         if isinstance(self.objectives, str):
             self.objectives = [n.strip() for n in self.objectives.split(",")]
+        if isinstance(self.constraints, (str, tuple)):
+            self.constraints = [self.constraints] if isinstance(self.constraints, str) else list(self.constraints)
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), str(f.type))
             if f.metadata["bound"] is not None:
@@ -223,6 +245,8 @@ class SearchConfig:
             self.table = str(Path(self.table).expanduser().resolve())
         if self.data is not None:
             self.data = str(Path(self.data).expanduser().resolve())
+        self._check_warm_start()
+        self.constraints = canonical_constraints(self.constraints)
         check_device(self.device)
         for name, allowed in (("data_mode", DATA_MODES), ("amp", AMP_MODES)):
             if getattr(self, name) not in allowed:
@@ -256,6 +280,21 @@ class SearchConfig:
         self._check_fidelity()
         if self.build_options and self.space in SPACES:
             self._check_build_options()
+        if self.strategy_params and self.strategy in STRATEGIES:
+            self._check_strategy_params()
+
+    def _check_warm_start(self) -> None:
+        """``init_from`` a folder path, ``init_archs`` a file path or a list of architecture strings (none: off)."""
+        if self.init_from is not None:
+            self.init_from = str(Path(self.init_from).expanduser().resolve())
+        if isinstance(self.init_archs, list):
+            bad = next((a for a in self.init_archs if not isinstance(a, str) or not a.strip()), None)
+            if bad is not None:
+                raise ConfigError(f"init_archs must be a file or a list of architecture strings, got {bad!r} in it")
+            if not self.init_archs:
+                self.init_archs = None
+        elif self.init_archs is not None:
+            self.init_archs = str(Path(self.init_archs).expanduser().resolve())
 
     def _check_fidelity(self) -> None:
         """Multi-fidelity needs epochs to train in rungs: not a table, and a first rung below ``epochs``."""
@@ -268,6 +307,30 @@ class SearchConfig:
         if self.fidelity_min_epochs >= self.epochs:
             raise ConfigError(f"fidelity_min_epochs ({self.fidelity_min_epochs}) must be below epochs "
                               f"({self.epochs}): the last rung trains the full --epochs")
+
+    def _check_strategy_params(self) -> None:
+        """Strategy options (``-S KEY=VALUE``) against the strategy's fields and values, before anything runs: a
+        key with an option of its own (pop_size: --pop-size) is refused naming it, an unknown one with the
+        closest option."""
+        cls = STRATEGIES.get(self.strategy)
+        options = strategy_options(self.strategy)
+        for key in self.strategy_params:
+            own = _own_option(key)
+            if own is not None:
+                raise ConfigError(f"{key} is not a strategy option: set it with {own}")
+            if key not in options:
+                close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.7)
+                hint = f" (did you mean {close[0]}?)" if close else f"; options: {', '.join(options)}" if options \
+                    else " (it has none; --pop-size sets its batch size)"
+                raise ConfigError(f"strategy {self.strategy} has no option {key!r}{hint}")
+        pop_size = {} if self.pop_size is None else {"pop_size": self.pop_size}
+        try:
+            cls(**self.strategy_params, **pop_size)
+        except (TypeError, ValueError) as exc:  # a value of the wrong kind that the strategy does not check
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            for key, value in self.strategy_params.items():
+                _check_type(key, value, str(fields[key].type), what=f"{self.strategy} option")
+            raise ConfigError(f"{self.strategy} options {self.strategy_params}: {exc}") from None
 
     def _check_build_options(self) -> None:
         """Build options within their bounds, and the network a run builds first to check them (the space's
@@ -341,10 +404,30 @@ def default_text(name: str) -> str:
     return f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
 
 
+def strategy_options(strategy: str) -> dict[str, Any]:
+    """The options ``-S KEY=VALUE`` sets for ``strategy`` with their defaults: its fields but those the config
+    sets with options of their own (``pop_size``, from ``--pop-size``)."""
+    cls = STRATEGIES.get(strategy)
+    return {f.name: None if f.default is dataclasses.MISSING else f.default for f in dataclasses.fields(cls)
+            if f.init and f.name not in FIELDS}
+
+
+def _own_option(key: str) -> str | None:
+    """How a key that is no strategy option is set: a config key's option (``--pop-size``), ``--strategy`` for the
+    strategy's ``name``; None for any other key."""
+    name = "strategy" if key == "name" else key
+    if name not in FIELDS:
+        return None
+    meta = FIELDS[name].metadata
+    flag = f"--{meta.get('flag') or name.replace('_', '-')} (config key {name})" if meta["cli"] else \
+        f"config key {name}"
+    return flag
+
+
 _KINDS = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list, "dict": dict}
 
 
-def _check_type(name: str, value: Any, annotation: str) -> None:
+def _check_type(name: str, value: Any, annotation: str, what: str = "config key") -> None:
     """Check a value against its field annotation, e.g. 'int | None' or 'list[str]'."""
     options = [a.strip() for a in annotation.split("|")]
     if value is None and "None" in options:
@@ -354,7 +437,7 @@ def _check_type(name: str, value: Any, annotation: str) -> None:
         if kind is not None and isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool):
             return
     expected = " or ".join(o if o != "None" else "null" for o in options)
-    raise ConfigError(f"config key {name!r} must be {expected}, got {value!r}")
+    raise ConfigError(f"{what} {name!r} must be {expected}, got {value!r}")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

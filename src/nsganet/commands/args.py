@@ -9,7 +9,10 @@ default is written once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import difflib
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, NoReturn
 
@@ -41,11 +44,56 @@ layers_arg = LAYERS.parse
 in_channels_arg = IN_CHANNELS.parse
 
 
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the known name closest to ``word``, or "" when none is close."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def invalid_choice(value: Any, known: Iterable[str]) -> str:
+    """The one-line message for ``value`` not among ``known``: the close match, else every choice."""
+    known = list(known)
+    return f"invalid choice: {value!r}" + (did_you_mean(str(value), known) or f" (choose from {', '.join(known)})")
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr and exit code 2."""
+    """An argument parser whose errors are one line on stderr and exit code 2.
+
+    Options are never abbreviated (``--epoch`` is not ``--epochs``); an
+    unknown option, choice or sub-command is named with its closest match.
+    Each parser, sub-command parsers included, refuses its own unknown
+    arguments, so the message names the sub-command (``nsganet search: error``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        kwargs.setdefault("metavar", "COMMAND")  # errors say "argument COMMAND", not the attribute's name
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(self._unrecognized(extras))
+        return namespace, extras
+
+    def _unrecognized(self, extras: list[str]) -> str:
+        """``unrecognized argument --budjet (did you mean --budget?)`` for the first unknown option (or argument)."""
+        option = next((e for e in extras if e.startswith("-") and e != "-"), None)
+        if option is None:
+            return f"unrecognized argument {extras[0]!r}"
+        name = option.split("=", 1)[0]
+        known = [s for action in self._actions for s in action.option_strings if s.startswith("--")]
+        return f"unrecognized argument {name}{did_you_mean(name, known)}"
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, invalid_choice(value, map(str, action.choices)))
 
 
 def int_list(low: int, high: int | None = None, what: str = "value") -> Callable[[str], list[int]]:
@@ -82,6 +130,11 @@ def key_value(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else raw
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):  # YAML reads 1e-3 as a word; a number is meant
+        with contextlib.suppress(ValueError):
+            number = float(value)
+            if math.isfinite(number):
+                value = number
     if isinstance(value, (dict, list)):
         raise argparse.ArgumentTypeError(f"{text!r}: VALUE must be a number, a word or true/false")
     return key.strip(), value
@@ -93,7 +146,7 @@ def one_of(names: Callable[[], Iterable[str]]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         known = list(names())
         if text not in known:
-            raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(map(repr, known))})")
+            raise argparse.ArgumentTypeError(invalid_choice(text, known))
         return text
 
     return parse

@@ -1,4 +1,4 @@
-"""``nsganet draw``: draw an architecture of a space that can draw (e.g. micro's cells) into an image."""
+"""``nsganet draw``: draw an architecture of a space that can draw its architectures into an image."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from nsganet.commands.base import Command, register
+from nsganet.commands.costs import add_network_arguments, network_of
 from nsganet.errors import NsganetError
 
 
@@ -14,26 +15,24 @@ class Draw(Command):
     name = "draw"
 
     def add_parser(self, subparsers: Any) -> argparse.ArgumentParser:
-        from nsganet.spaces import SPACES, DrawableSpace
-
-        drawable = [name for name, cls in SPACES.items() if issubclass(cls, DrawableSpace)]
-        w = subparsers.add_parser("draw", help="draw an architecture's cells into an image",
+        w = subparsers.add_parser("draw", help="draw an architecture into an image",
                                   description="Draw an architecture given by its canonical string, in a space that "
-                                              f"can draw its architectures ({', '.join(drawable)}).")
+                                              "can draw its architectures. With --run RUN: in the run's space, as "
+                                              "its search made it (e.g. a mobilenetv3 supernet's preset).")
         w.add_argument("arch", metavar="STRING", help="canonical architecture string (quote it)")
-        w.add_argument("--space", choices=SPACES.names(), default="micro", help="search space (default %(default)s)")
+        add_network_arguments(w, "micro")
         w.add_argument("--out", metavar="FILE", default="cell.png", help="image file to write (default %(default)s)")
         return w
 
     def run(self, args: argparse.Namespace) -> int:
-        from nsganet.spaces import DrawableSpace, get_space
+        from nsganet.spaces import DrawableSpace
 
-        space = get_space(args.space)
+        network = network_of(args, args.arch, "micro")
+        space = network.space
         if not isinstance(space, DrawableSpace):
             raise NsganetError(f"the {space.name} space cannot draw its architectures")
-        genome = space.from_string(args.arch)
         try:
-            space.draw(genome, args.out)
+            space.draw(network.genome, args.out)
         except OSError as exc:
             raise NsganetError(f"cannot write {args.out}: {exc.strerror or exc}") from None
         print(f"drew {args.out}")

@@ -164,7 +164,7 @@ class Evaluate(Command):
         from nsganet.deploy.netfile import open_net
         from nsganet.robustness.corruptions import corruption_names
         from nsganet.robustness.evaluate import evaluate_network
-        from nsganet.robustness.plots import plot_corruptions, plot_fgsm
+        from nsganet.robustness.plots import evaluation_title, plot_corruptions, plot_fgsm
 
         corruption_names(None, args.corruptions)  # unknown names fail before anything is loaded
         torch.manual_seed(args.seed)  # only matters for a network without weights
@@ -199,7 +199,7 @@ class Evaluate(Command):
         if onnx is not None:
             result["onnx"] = _onnx_check(*onnx, test, spec, model, args.batch_size)
         atomic_write(out / "evaluation.json", json.dumps(result, indent=1) + "\n")
-        title = f"{folder.name}: {spec.space} on {data['name']} test"
+        title = evaluation_title(folder, spec.space, data["name"], report.images)
         if report.corruptions:
             plot_corruptions(report, out / "corruptions.png", title)
         if report.fgsm_eps:

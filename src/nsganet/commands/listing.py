@@ -16,16 +16,19 @@ class List(Command):
         return subparsers.add_parser("list", help="list the spaces, strategies, objectives and datasets")
 
     def run(self, args: argparse.Namespace) -> int:
+        from nsganet.config import FIELDS, strategy_options
         from nsganet.data import DATASETS, dataset_names
         from nsganet.search.objectives import OBJECTIVES
         from nsganet.spaces import space_names
-        from nsganet.strategies import strategy_defaults, strategy_names
+        from nsganet.strategies import strategy_names
 
         print("spaces:     " + ", ".join(space_names()))
-        print("strategies (options and defaults, set with -S KEY=VALUE):")
+        print(f"strategies (each evaluates --pop-size architectures a batch, default {FIELDS['pop_size'].default}; "
+              "options and defaults, set with -S KEY=VALUE):")
         for name in strategy_names():
-            defaults = strategy_defaults(name)
-            print(f"  {name:<10} " + ", ".join(f"{k}={v}" for k, v in defaults.items()))
+            options = strategy_options(name)
+            print(f"  {name:<10} " + (", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                                for k, v in options.items()) or "(no options)"))
         print("objectives: " + ", ".join(f"{o.name} ({o.description})" for _, o in OBJECTIVES.items()))
         print("datasets (--data, how they are held):")
         for name in dataset_names():

@@ -17,11 +17,17 @@ class Report(Command):
             "report", help="write an HTML report of a run (figures, front table, config)",
             description="Write RUN/report/index.html (or --out DIR/index.html) and its PNG figures: the "
                         "non-dominated front (pairwise for 3+ objectives), the front per generation, the "
-                        "hypervolume curve, the surrogate's quality per iteration (nsganetv2), the operation "
-                        "frequency in the front versus all evaluated architectures, parallel coordinates of the "
-                        "objectives and drawings of front cells (spaces that draw, e.g. micro). The page is "
-                        "self-contained: inline CSS, relative links, no external resources. Works on finished runs "
-                        "and on runs still in progress. Prints the page's path.",
+                        "hypervolume curve, the surrogate's quality per iteration (nsganetv2), the frequency of "
+                        "choices in the front versus all evaluated architectures (per kind of choice, e.g. kernel "
+                        "and depth, where a space's choices come in kinds; fronts of 8 or more), parallel "
+                        "coordinates (3+ objectives) and drawings of front architectures (every built-in space). "
+                        "A figure left out is named with the reason. Objectives carry their units and the page "
+                        "says what each measures (split, network, input size); the configuration is shown as "
+                        "the run resolved it; run time and any recorded hardware are shown. Each network "
+                        "exported by 'nsganet select' gets a section: its drawing and, once 'nsganet train' "
+                        "and 'nsganet evaluate' ran, its training curve, test accuracy, corruption and FGSM "
+                        "results. The page is self-contained: inline CSS, relative links, no external "
+                        "resources. Works on finished runs and on runs still in progress. Prints the page's path.",
             epilog="examples:\n"
                    "  nsganet report runs/demo\n"
                    "  nsganet report runs/demo --out /tmp/demo-report --open",

@@ -55,7 +55,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             kwargs["type"] = meta["bound"].parse
         elif meta["parse"] is not None:
             kwargs["type"] = meta["parse"]
-        groups[meta["group"]].add_argument(f"--{name.replace('_', '-')}", **kwargs)
+        if meta.get("repeat"):  # each occurrence adds one item to the list
+            kwargs["action"] = "append"
+        groups[meta["group"]].add_argument(f"--{meta.get('flag') or name.replace('_', '-')}", **kwargs)
 
 
 def config_of(args: argparse.Namespace) -> Any:
@@ -114,6 +116,9 @@ class Search(Command):
         print(f"run directory: {result.out}")
         print(f"evaluated {len(result.evaluations)} architectures ({result.n_failed} failed) in "
               f"{result.generations} generations; normalised hypervolume {result.hypervolume:.4f}")
+        if result.constraints:
+            print(f"{len(result.feasible)} of them meet {', '.join(map(str, result.constraints))}; "
+                  "the front holds only those")
         print(f"non-dominated front ({len(result.front)} architectures):")
         print(result.front_table())
         return 0

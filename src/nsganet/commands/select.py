@@ -17,6 +17,7 @@ class Select(Command):
         p = subparsers.add_parser(
             "select", help="pick architectures from a run's front by preference or trade-off and export them",
             description="Pick K architectures of a run's non-dominated front and export each to RUN/selected/arch-N/ "
+                        "(a folder holding it already is left as it is, or refused if exported with other settings) "
                         "(net.json: space, architecture, build settings; net.pt: weights inherited from the run's "
                         "supernet, runs of supernet spaces such as mobilenetv3 only; net.onnx). With --prefer, the K "
                         "nearest to a reference point by the achievement scalarizing function (objectives normalised "
@@ -43,6 +44,9 @@ class Select(Command):
                        help="an option of the exported networks (repeatable), e.g. -B stem=imagenet: micro networks "
                             "with V1's ImageNet stem (default: as searched)")
         p.add_argument("--no-onnx", action="store_true", help="do not write net.onnx")
+        p.add_argument("--force", action="store_true",
+                       help="replace a folder that holds the architecture exported with other settings (by default "
+                            "refused, naming them; one with the same settings is left as it is)")
         return p
 
     def run(self, args: argparse.Namespace) -> int:
@@ -50,7 +54,7 @@ class Select(Command):
 
         selected = export_selection(args.run, n=args.n, prefer=args.prefer, out=args.out, channels=args.channels,
                                     layers=args.layers, onnx=not args.no_onnx,
-                                    build_options=dict(args.build_option or []))
+                                    build_options=dict(args.build_option or []), force=args.force)
         objectives = list(selected[0].evaluation.objectives)
         score = "asf" if args.prefer else "trade-off"
         header = ["rank", "#", *objectives, score, "folder"]
@@ -61,6 +65,8 @@ class Select(Command):
             cells = (cell.rjust(w) if i < len(row) - 1 else cell for i, (cell, w) in enumerate(zip(row, widths)))
             print("  ".join(cells))
         for s in selected:
-            print(f"  {s.folder.name}: {s.evaluation.arch}")
+            note = {"unchanged": " (unchanged: exported with these settings already)",
+                    "replaced": " (replaced: --force)"}.get(s.status, "")
+            print(f"  {s.folder.name}{note}: {s.evaluation.arch}")
         print(f"next: nsganet train {selected[0].folder}    then: nsganet evaluate {selected[0].folder}/train")
         return 0

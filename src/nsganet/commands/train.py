@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from nsganet.commands.args import (
@@ -125,6 +126,18 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+#: What the files a training writes hold, as its output lists them.
+FILE_NOTES = {"net.pt": "best weights", "checkpoint.pt": "for --resume", "best.pt": "best epoch's weights",
+              "last.pt": "last epoch's weights"}
+
+
+def written_files(folder: Path, since: float) -> list[str]:
+    """The files in ``folder`` written since ``since`` (a time.time()), each with what it holds where that helps."""
+    names = sorted(f.name for f in folder.iterdir() if f.is_file() and not f.name.startswith(".")
+                   and f.stat().st_mtime >= since - 1)
+    return [f"{name} ({FILE_NOTES[name]})" if name in FILE_NOTES else name for name in names]
+
+
 @register
 class Train(Command):
     name = "train"
@@ -154,7 +167,7 @@ class Train(Command):
                    "  nsganet train NET --recipe imagenet --batch-size 256  # NSGANetV2's ImageNet fine-tuning\n"
                    "  nsganet train NET --recipe cifar --epochs 30       # NSGANetV2's CIFAR fine-tuning\n"
                    "  nsganet train NET --dataset mnist --data ~/mnist   # transfer to other data (a new classifier)\n"
-                   "  torchrun --nproc-per-node 4 -m nsganet train NET   # one network on 4 GPUs (docs/distributed.md)",
+                   "  torchrun --nproc-per-node 4 -m nsganet train NET   # one network on 4 GPUs (docs/scaling-out.md)",
             formatter_class=argparse.RawDescriptionHelpFormatter)
         p.add_argument("net", metavar="NET", help="exported network folder (net.json, optional net.pt; or NSGANetV2's "
                        "net.config with net.init or net.inherited)")
@@ -215,9 +228,12 @@ class Train(Command):
         return p
 
     def run(self, args: argparse.Namespace) -> int:
-        from nsganet.deploy.retrain import SUMMARY_FILE, train_net
+        import time
+
+        from nsganet.deploy.retrain import train_net
         from nsganet.train.distributed import main_process
 
+        started = time.time()
         trained = train_net(args.net, args.out, overrides_of(args), dataset=args.dataset, data=args.data,
                             image_size=args.image_size, train_images=args.train_images, seed=args.seed,
                             scratch=args.scratch, resume=args.resume, progress=not args.quiet, device=args.device,
@@ -242,7 +258,6 @@ class Train(Command):
                   f"{trained.transfer['weights']}")
         print(f"{trained.spec.space} network {how}: {epochs}, {selected}")
         print(f"{result.images_per_second:.0f} images/s, {result.seconds:.1f} s in all epochs")
-        print(f"written to {trained.out}: net.json, net.pt (best weights), "
-              f"{'' if args.no_onnx else 'net.onnx, '}best.pt, last.pt, curves.csv, curves.png, {SUMMARY_FILE}")
+        print(f"written to {trained.out}: {', '.join(written_files(trained.out, started))}")
         print(f"next: nsganet evaluate {trained.out}")
         return 0

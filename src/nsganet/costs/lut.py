@@ -33,9 +33,7 @@ import json
 import logging
 import math
 import os
-import platform
 import statistics
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +53,7 @@ from nsganet.costs.latency import (
 )
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.spaces.base import Layer, LayerwiseSpace
+from nsganet.utils.device import machine_description
 from nsganet.utils.files import atomic_write, read_text
 from nsganet.utils.progress import progress_bar
 
@@ -96,26 +95,15 @@ def _differences(mine: Any, theirs: Any, name: str = "") -> list[str]:
 
 
 def device_description(threads: int) -> dict[str, Any]:
-    """Where a table was measured: platform, CPU model, core count, library versions, threads, system load."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """Where a table was measured: the machine (:func:`~nsganet.utils.device.machine_description`), the ONNX
+    Runtime version, threads and system load."""
     try:
         import onnxruntime
 
         ort_version = onnxruntime.__version__
     except ImportError:  # pragma: no cover - a declared dependency
         ort_version = None
-    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu,
-            "cpu_count": os.cpu_count(), "python": sys.version.split()[0], "torch": torch.__version__,
-            "onnxruntime": ort_version, "threads": threads,
+    return {**machine_description(), "onnxruntime": ort_version, "threads": threads,
             "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
 
 

@@ -10,7 +10,7 @@ an :class:`~nsganet.errors.NsganetError` (a mistake in the set-up) stops the
 search as it does locally.
 
 Every node needs nsganet and the data files at the same paths as the driver;
-``docs/ray.md`` shows a multi-node set-up.
+``docs/scaling-out.md`` shows a multi-node set-up.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import csv
 import io
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from nsganet.moo.comparison import Comparison, RunObjectives, compare
 from nsganet.moo.front import objective_matrix
 from nsganet.search.objectives import get_objective
 from nsganet.search.rundir import RunDirectory, RunRecord
-from nsganet.utils.files import atomic_write
+from nsganet.utils.files import atomic_write, printable_name
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +89,9 @@ def compare_runs(paths: Sequence[str | Path]) -> RunComparison:
 
 
 def _scored_matrix(record: RunRecord, objectives: Sequence[str]) -> np.ndarray:
-    """A row per evaluation of ``record``; NaN where it failed or, in a multi-fidelity run, stopped early."""
-    scored = {e.seq for e in record.scored}
+    """A row per evaluation of ``record``; NaN where it failed, broke a constraint of the run or, in a
+    multi-fidelity run, stopped early."""
+    scored = {e.seq for e in record.feasible}
     F = objective_matrix(record.evaluations, objectives)
     F[[e.seq not in scored for e in record.evaluations]] = np.nan
     return F
@@ -150,13 +150,8 @@ def _warn_differences(records: Sequence[RunRecord]) -> None:
 
 def _names(paths: Sequence[str | Path]) -> list[str]:
     """Each run's folder name, or the path as given where two runs share a folder name."""
-    names = [_printable(Path(p).resolve().name or str(p)) for p in paths]
-    return [name if names.count(name) == 1 else _printable(str(p)) for name, p in zip(names, paths)]
-
-
-def _printable(name: str) -> str:
-    """A file name as text that encodes to UTF-8: bytes that are not UTF-8 are written as ``\\xNN``."""
-    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
+    names = [printable_name(Path(p).resolve().name or str(p)) for p in paths]
+    return [name if names.count(name) == 1 else printable_name(str(p)) for name, p in zip(names, paths)]
 
 
 def csv_text(comparison: RunComparison) -> str:

@@ -3,8 +3,10 @@
 Every function takes plain arrays or mappings, so it can be reused outside
 reports: the fronts of successive generations, the surrogate's prediction
 quality per iteration (NSGANetV2), the frequency of operations in the front
-versus all evaluated architectures (NSGANetV1 Fig. 9a) and parallel
-coordinates of all objectives (NSGANetV1 Fig. 24).
+versus all evaluated architectures (NSGANetV1 Fig. 9a; per kind of choice for
+spaces whose choices come in kinds, e.g. kernel sizes and depths) and parallel
+coordinates of all objectives (NSGANetV1 Fig. 24). The objective names they
+are given are used as axis labels (give them with their units).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ MAX_OPERATIONS = 40
 
 
 def plot_pareto_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,
-                      title: str = "") -> None:
+                      title: str = "", infeasible: np.ndarray | None = None) -> None:
     """All evaluated architectures (grey) and the non-dominated ones (red): one panel per pair of objectives.
 
     With two objectives the front is joined as a staircase; with more, each
     panel is a projection of the front, so its points are not joined.
+    ``infeasible`` (a mask over the rows of ``F``) marks the architectures that
+    break a constraint of the run: drawn as crosses, never on the front.
     """
     plt = pyplot()
     m = len(objectives)
@@ -41,7 +45,13 @@ def plot_pareto_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str
     for ax in axes.flat[len(pairs):]:
         ax.axis("off")
     for ax, (i, j) in zip(axes.flat, pairs):
-        ax.scatter(F[:, j], F[:, i], s=9, c="0.72", label=f"evaluated ({len(F)})", zorder=1)
+        if infeasible is not None and infeasible.any():
+            ax.scatter(F[~infeasible, j], F[~infeasible, i], s=9, c="0.72",
+                       label=f"feasible ({int((~infeasible).sum())})", zorder=1)
+            ax.scatter(F[infeasible, j], F[infeasible, i], s=12, c="0.55", marker="x", linewidths=0.7,
+                       label=f"break a constraint ({int(infeasible.sum())})", zorder=1)
+        else:
+            ax.scatter(F[:, j], F[:, i], s=9, c="0.72", label=f"evaluated ({len(F)})", zorder=1)
         if m == 2:
             order = np.argsort(front[:, j], kind="stable")
             ax.plot(front[order, j], front[order, i], "o-", c="tab:red", ms=4, drawstyle="steps-post",
@@ -113,6 +123,11 @@ def plot_fronts_by_generation(fronts: Sequence[tuple[int, np.ndarray]], objectiv
     bar.set_label("generation")
     if len(generations) <= 12:
         bar.set_ticks(generations)
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        bar.locator = MaxNLocator(integer=True)
+        bar.update_ticks()
     ax.set_xlabel(objectives[1])
     ax.set_ylabel(objectives[0])
     ax.grid(alpha=0.3)
@@ -223,6 +238,56 @@ def plot_operation_frequency(front: dict[str, float], evaluated: dict[str, float
     fig.legend(fontsize=8, loc="outside lower center", ncol=2, frameon=False)
     save_figure(fig, path, dpi=DPI)
     return names
+
+
+def choice_kinds(names: Iterable[str]) -> dict[str, list[str]]:
+    """Choice names grouped by kind: names that differ only in their numbers (``k3``, ``k5``, ``k7``) are one kind.
+
+    Keys are the names with every number replaced by ``#``; each group is in natural order.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in sorted(set(names), key=_natural_key):
+        groups.setdefault(re.sub(r"\d+(?:\.\d+)?", "#", name), []).append(name)
+    return groups
+
+
+def by_kind(groups: dict[str, list[str]]) -> bool:
+    """Whether choices are better shown per kind: two kinds or more, each with two choices or more (a pooled
+    chart would compare shares of unrelated choices, e.g. kernel sizes with depths)."""
+    return len(groups) >= 2 and all(len(members) >= 2 for members in groups.values())
+
+
+def plot_choice_frequency(front: Counter[str], evaluated: Counter[str], groups: dict[str, list[str]],
+                          path: str | Path, n_front: int = 0, n_evaluated: int = 0, title: str = "") -> None:
+    """One panel per kind of choice: each choice's share among the choices of its kind, in the front versus all
+    evaluated architectures (``front`` and ``evaluated`` count every choice's uses)."""
+    plt = pyplot()
+    kinds = list(groups.items())
+    columns = min(len(kinds), 2)
+    rows = -(-len(kinds) // columns)
+    tallest = max(len(members) for _, members in kinds)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, rows * (0.3 * tallest + 1.5) + 0.6),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[len(kinds):]:
+        ax.axis("off")
+    height = 0.4
+    for ax, (_, members) in zip(axes.flat, kinds):
+        y = np.arange(len(members))
+        for counts, offset, colour, label in ((evaluated, -height / 2, "0.65", f"all evaluated ({n_evaluated})"),
+                                              (front, height / 2, "tab:red", f"non-dominated ({n_front})")):
+            total = sum(counts[m] for m in members) or 1
+            ax.barh(y + offset, [100 * counts[m] / total for m in members], height, color=colour, label=label)
+        ax.set_yticks(y)
+        ax.set_yticklabels(members, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(" / ".join(members) if len(members) <= 6 else f"{members[0]} ... {members[-1]}", fontsize=9)
+        ax.set_xlabel("share within this kind (%)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncol=2, frameon=False)
+    save_figure(fig, path, dpi=DPI)
 
 
 def _ticks(low: float, high: float) -> list[float]:

@@ -15,22 +15,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import json
 import math
 import os
+import re
+import shlex
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nsganet.deploy.netfile import ONNX_FILE, SPEC_FILE
+from nsganet.report.context import RunContext
+from nsganet.report.plots import axis_label
 from nsganet.report.run_data import RunData
 from nsganet.search.store import Evaluation
-from nsganet.spaces import SPACES, SupernetSpace
+from nsganet.spaces import SupernetSpace
 
 #: At most this many failed evaluations are listed.
 MAX_FAILED_ROWS = 50
+#: Figures wider than this many pixels span the page's width; narrower ones sit two to a row.
+WIDE_PIXELS = 800
 
 STYLE = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #d9e2ec; --accent: #c0392b; --panel: #f7f9fb; }
@@ -47,6 +54,7 @@ h2 { font-size: 19px; margin: 30px 0 10px; padding-bottom: 4px; border-bottom: 2
 .card .label { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 .card .value { font-size: 17px; font-weight: 600; overflow-wrap: anywhere; }
 .card .value.long { font-size: 14px; }
+.card .value .muted { font-weight: 400; font-size: 13px; }
 .notes { background: #fffbea; border: 1px solid #f0d88a; border-radius: 6px; padding: 8px 14px 8px 32px;
          margin: 16px 0 0; font-size: 14px; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 18px;
@@ -69,6 +77,14 @@ code { font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospa
 a { color: #1f6fb2; }
 .scroll { overflow-x: auto; }
 footer { color: var(--muted); font-size: 12px; margin-top: 36px; }
+dl.meaning { margin: 8px 0 0; display: grid; grid-template-columns: max-content 1fr; gap: 4px 14px; font-size: 14px; }
+dl.meaning dt { font-weight: 600; }
+dl.meaning dd { margin: 0; }
+section.network { border: 1px solid var(--line); border-radius: 6px; padding: 4px 14px 14px; margin: 14px 0; }
+section.network h3 { font-size: 16px; margin: 10px 0 8px; }
+table.facts th { width: 170px; background: none; }
+td.note { color: var(--muted); font-size: 12px; }
+span.word { white-space: nowrap; }
 """
 
 SCRIPT = """
@@ -89,6 +105,13 @@ class Figure:
     title: str
     caption: str
     wide: bool = False
+
+
+def image_width(path: Path) -> int:
+    """A PNG file's width in pixels (read from its header; 0 when it is not a PNG)."""
+    with path.open("rb") as handle:
+        head = handle.read(24)
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else 0
 
 
 def esc(value: Any) -> str:
@@ -112,43 +135,63 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def _config_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+def duration(seconds: float | None) -> str:
+    """``1 h 02 min``, ``25 min 56 s``, ``7.2 s`` (``unknown`` for None)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "unknown"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
-def _scored_by(data: RunData) -> str:
-    config = data.config
-    if data.custom_evaluator:
-        return f"evaluator {data.custom_evaluator}"
-    if config.uses_table:
-        return f"table {Path(config.table or '').name} ({config.metric})"
-    if config.space in SPACES and issubclass(SPACES.get(config.space), SupernetSpace):
-        return f"weight inheritance from a supernet, {config.dataset_name}"
-    return f"proxy training on {config.dataset_name}, {config.epochs} epoch(s)"
+def _run_time(data: RunData) -> str:
+    time = data.time
+    if time.wall_seconds is None:
+        return "unknown"
+    text = esc(duration(time.wall_seconds))
+    if time.evaluation_seconds is not None:
+        text += f"<br><span class='muted'>evaluations summed: {esc(duration(time.evaluation_seconds))}</span>"
+    if isinstance(data.space, SupernetSpace) and data.record.trains and data.config.supernet_epochs:
+        text += "<br><span class='muted'>the supernet's training before the search not counted</span>"
+    return text
 
 
-def _cards(data: RunData) -> str:
+def _hardware(data: RunData) -> str:
+    hardware = data.time.hardware
+    if not hardware:
+        return "<span class='muted'>not recorded by the run</span>"
+    return "<br>".join(f"{esc(k)}: {esc(v)}" for k, v in hardware.items() if v not in (None, "", [], {}))
+
+
+def _cards(data: RunData, context: RunContext) -> str:
     hv = data.hypervolume
     evaluated = f"{len(data.evaluations)} of {data.config.budget}"
     detail = f"{len(data.ok)} ok, {data.n_failed} failed" + (f", {data.running} running" if data.running else "")
     state = "finished" if data.finished else "in progress or interrupted"
     items = [
-        ("space", data.config.space), ("strategy", data.config.strategy),
-        ("objectives", ", ".join(data.objectives) + " (minimised)"), ("scored by", _scored_by(data)),
-        ("evaluated", f"{evaluated}<br><span class='muted'>{esc(detail)}</span>"),
+        ("space", esc(data.config.space)), ("strategy", esc(data.config.strategy)),
+        ("objectives", esc(", ".join(context.labels[n] for n in data.objectives) + ", minimised")),
+        ("scored by", esc(context.scored_by)),
+        ("evaluated", f"{esc(evaluated)}<br><span class='muted'>{esc(detail)}</span>"),
         ("generations", str(len(data.generations))), ("non-dominated", str(len(data.front))),
         ("normalised hypervolume", "unknown" if hv is None else f"{hv:.4f}"),
         ("seed", str(data.config.seed)), ("state", state),
+        ("run time (wall clock)", _run_time(data)), ("hardware", _hardware(data)),
     ]
-    raw = {"evaluated"}  # values already escaped
     return "<div class='cards'>" + "".join(
         f"<div class='card'><div class='label'>{esc(label)}</div>"
-        f"<div class='value{' long' if len(value) > 24 and label not in raw else ''}'>"
-        f"{value if label in raw else esc(value)}</div></div>" for label, value in items) + "</div>"
+        f"<div class='value{' long' if len(re.sub('<[^>]+>', '', value)) > 24 else ''}'>{value}</div></div>"
+        for label, value in items) + "</div>"
+
+
+def meaning_list(data: RunData, context: RunContext) -> str:
+    """What each objective measures (split, network, input size, unit)."""
+    items = "".join(f"<dt>{esc(context.labels[n])}</dt><dd>{esc(context.meanings[n])}</dd>" for n in data.objectives)
+    return f"<dl class='meaning' id='meaning'>{items}</dl>"
 
 
 def _figures(figures: Sequence[Figure]) -> str:
@@ -163,27 +206,52 @@ def _figures(figures: Sequence[Figure]) -> str:
     return "<div class='figures'>" + "".join(parts) + "</div>"
 
 
-def _exported_cell(data: RunData, e: Evaluation, out: Path, run_label: str) -> str:
+def select_command(data: RunData, e: Evaluation, run_label: str) -> list[str]:
+    """The command that exports exactly evaluation ``e``, as words: ``nsganet select RUN -n 1 --prefer
+    error=..,flops=..``, its own objective values as the reference point. On a front every other architecture is
+    worse in some objective, so the nearest one is ``e``; values are rounded as far as that stays so."""
+    from nsganet.moo.front import objective_matrix
+    from nsganet.moo.selection import select
+
+    F = objective_matrix(data.front, data.objectives)
+    index = next(i for i, f in enumerate(data.front) if f.seq == e.seq)
+    for digits in (4, 6, 8, 10, 17):
+        values = [float(f"{e.objectives[name]:.{digits}g}") for name in data.objectives]
+        if int(select(F, 1, np.asarray(values))[0][0]) == index:
+            break
+    prefer = ",".join(f"{name}={value!r}" for name, value in zip(data.objectives, values))
+    return ["nsganet", "select", shlex.quote(run_label), "-n", "1", "--prefer", prefer]
+
+
+def _command(words: Sequence[str]) -> str:
+    """A shell command in ``<code>``, broken between words only (never inside ``-n``)."""
+    return "<code>" + " ".join(f"<span class='word'>{esc(w)}</span>" for w in words) + "</code>"
+
+
+def _exported_cell(data: RunData, e: Evaluation, out: Path, run_label: str, anchors: dict[str, str]) -> str:
     folder = data.exported.get(e.arch)
     if folder is None:
-        return f"<span class='muted'>not exported — <code>nsganet select {esc(run_label)}</code></span>"
+        return f"<span class='muted'>not exported — {_command(select_command(data, e, run_label))}</span>"
     links = [f"<a href='{href(folder / SPEC_FILE, out)}'>{esc(folder.name)}/{SPEC_FILE}</a>"]
     if (folder / ONNX_FILE).is_file():
         links.append(f"<a href='{href(folder / ONNX_FILE, out)}'>{ONNX_FILE}</a>")
+    if e.arch in anchors:
+        links.append(f"<a href='#{esc(anchors[e.arch])}'>results</a>")
     return " · ".join(links)
 
 
-def front_table(data: RunData, out: Path, run_label: str) -> str:
-    """The non-dominated architectures, one row each (``table#front``)."""
+def front_table(data: RunData, out: Path, run_label: str, anchors: dict[str, str] | None = None) -> str:
+    """The non-dominated architectures, one row each (``table#front``); ``anchors`` link exported ones to their
+    section."""
     if not data.front:
         return "<p class='muted'>No successful evaluation yet.</p>"
-    head = "".join(f"<th>{esc(name)}</th>" for name in data.objectives)
+    head = "".join(f"<th>{esc(axis_label(name))}</th>" for name in data.objectives)
     rows = []
     for rank, e in enumerate(data.front, start=1):
         values = "".join(f"<td class='num'>{number(e.objectives.get(name))}</td>" for name in data.objectives)
         rows.append(f"<tr data-seq='{e.seq}'><td class='num'>{rank}</td><td class='num'>{e.seq}</td>{values}"
                     f"<td class='num'>{e.generation}</td><td class='arch'><code>{esc(e.arch)}</code></td>"
-                    f"<td>{_exported_cell(data, e, out, run_label)}</td></tr>")
+                    f"<td>{_exported_cell(data, e, out, run_label, anchors or {})}</td></tr>")
     return (f"<div class='scroll'><table id='front'><thead><tr><th>rank</th><th>evaluation</th>{head}"
             f"<th>generation</th><th>architecture</th><th>exported network</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
@@ -211,40 +279,48 @@ def failed_table(data: RunData) -> str:
             f"<th>architecture</th><th>reason</th></tr></thead><tbody>{rows}</tbody></table></div>{more}")
 
 
-def config_table(config: dict[str, Any]) -> str:
-    rows = "".join(f"<tr><th>{esc(key)}</th><td><code>{esc(_config_value(value))}</code></td></tr>"
-                   for key, value in config.items())
-    return f"<div class='scroll'><table id='config'><tbody>{rows}</tbody></table></div>"
+def config_table(rows: Sequence[tuple[str, str, str]]) -> str:
+    """The configuration as the run used it: key, value, where the value came from."""
+    body = "".join(f"<tr><th>{esc(key)}</th><td><code>{esc(value)}</code></td><td class='note'>{esc(note)}</td></tr>"
+                   for key, value, note in rows)
+    return f"<div class='scroll'><table id='config'><tbody>{body}</tbody></table></div>"
 
 
-def render_page(data: RunData, figures: Sequence[Figure], notes: Sequence[str], out: Path,
-                predictor_rows: Sequence[dict[str, Any]] = (), run_label: str | None = None) -> str:
-    """The whole ``index.html`` of a report written into folder ``out``."""
+def render_page(data: RunData, context: RunContext, figures: Sequence[Figure], notes: Sequence[str], out: Path,
+                predictor_rows: Sequence[dict[str, Any]] = (), run_label: str | None = None,
+                networks: str = "", anchors: dict[str, str] | None = None, n_images: int | None = None) -> str:
+    """The whole ``index.html`` of a report written into folder ``out``; ``networks`` is the exported networks'
+    section (``n_images`` counts its images too)."""
     run_label = str(data.path) if run_label is None else run_label
     csp = (f"default-src 'none'; img-src 'self' file:; style-src {_hash(STYLE)}; script-src {_hash(SCRIPT)}; "
            "base-uri 'none'; form-action 'none'")
     title = f"nsganet report: {data.path.resolve().name}"
     sections = [
-        _cards(data),
+        _cards(data, context),
         "<ul class='notes' id='notes'>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>" if notes else "",
+        "<h2 id='meaning-section'>What the objectives measure</h2>", meaning_list(data, context),
         "<h2 id='figures'>Figures</h2>", _figures(figures),
         f"<h2 id='front-section'>Non-dominated architectures ({len(data.front)})</h2>",
         "<p class='muted'>Sorted by the first objective; links open the networks exported by "
         f"<code>nsganet select</code> into <code>{esc(data.record.directory.selected_dir)}</code>.</p>",
-        front_table(data, out, run_label),
+        front_table(data, out, run_label, anchors),
+        networks,
     ]
     if predictor_rows:
         sections += ["<h2 id='predictor-section'>Surrogate quality per iteration</h2>", predictor_table(predictor_rows)]
     if data.n_failed:
         sections += [f"<h2 id='failed-section'>Failed evaluations ({data.n_failed})</h2>", failed_table(data)]
-    sections += ["<h2 id='config-section'>Configuration</h2>", config_table(data.raw_config),
+    sections += ["<h2 id='config-section'>Configuration</h2>",
+                 "<p class='muted'>As the run used it: keys left empty in config.yaml are shown with the value "
+                 "they stood for.</p>", config_table(context.config_rows),
                  "<footer>Written by <code>nsganet report</code>. Figures are PNG files beside this page.</footer>"]
+    total = len(figures) if n_images is None else n_images
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         f"<meta http-equiv='Content-Security-Policy' content=\"{esc(csp)}\">\n"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
         f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n"
-        f"<body data-images-total='{len(figures)}'>\n"
+        f"<body data-images-total='{total}'>\n"
         f"<header><h1>{esc(title)}</h1><p>{esc(data.path.resolve())}</p></header>\n<main>\n"
         + "\n".join(s for s in sections if s)
         + f"\n</main>\n<script>{SCRIPT}</script>\n</body>\n</html>\n"

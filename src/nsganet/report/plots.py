@@ -1,4 +1,4 @@
-"""Matplotlib figures of a run: the Pareto front and the hypervolume curve."""
+"""Matplotlib figures of a run: the Pareto front and the hypervolume curve; objectives labelled with their units."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from typing import Any
 import numpy as np
 
 from nsganet.utils.plotting import pyplot, save_figure
+
+#: Axis labels of the named objectives, with their units.
+AXIS_LABELS = {"error": "error (%)", "flops": "flops (M MACs)", "params": "params (M)", "latency": "latency (ms)",
+               "robustness": "robustness (100 - FGSM area, %)"}
+
+
+def axis_label(name: str) -> str:
+    """An objective's name with its unit, for axes and table heads (a name without a known unit as it is)."""
+    return AXIS_LABELS.get(name, name)
 
 
 def plot_front(F: np.ndarray, front: np.ndarray, objectives: Sequence[str], path: str | Path,

@@ -4,7 +4,8 @@ The run read back (:class:`~nsganet.search.rundir.RunRecord`: config and every
 finished evaluation, from the store) is the source of truth;
 ``stats/gen_NNNN.json`` adds what only the search knew (hypervolume bounds,
 the surrogate's per-iteration quality); ``selected/*/net.json`` are the
-networks ``nsganet select`` exported. Missing or corrupt required files are
+networks ``nsganet select`` exported; the store's timestamps give the run's wall-clock
+time (:class:`RunTime`). Missing or corrupt required files are
 one-line :class:`NsganetError`\\ s; a corrupt optional file (one stats file, one
 ``net.json``) is skipped with a note shown in the report.
 """
@@ -22,10 +23,31 @@ import numpy as np
 from nsganet.config import SearchConfig
 from nsganet.errors import NsganetError
 from nsganet.search.rundir import RunDirectory, RunRecord
-from nsganet.search.store import Evaluation
+from nsganet.search.store import Evaluation, RunStore
+from nsganet.search.study import HARDWARE_META
 from nsganet.spaces import SPACES, SearchSpace, SupernetSpace, get_space
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RunTime:
+    """When a run's evaluations ran: first start and last finish (Unix seconds), and their summed durations.
+
+    ``hardware`` is what the search recorded of its machine (None: nothing recorded).
+    """
+
+    started: float | None = None
+    finished: float | None = None
+    evaluation_seconds: float | None = None
+    hardware: dict[str, Any] | None = None
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """Wall-clock seconds from the first evaluation's start to the last one's end (None when unknown)."""
+        if self.started is None or self.finished is None:
+            return None
+        return max(0.0, self.finished - self.started)
 
 
 @dataclass
@@ -42,6 +64,7 @@ class RunData:
     space: SearchSpace | None
     exported: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    time: RunTime = field(default_factory=RunTime)
 
     @property
     def path(self) -> Path:
@@ -114,7 +137,25 @@ def load_run(run_dir: str | Path) -> RunData:
     notes: list[str] = []
     stats = _read_stats(directory, notes)
     space = _resolve_space(record, notes)
-    return RunData(record, stats, space, _exported(directory, notes), notes)
+    return RunData(record, stats, space, _exported(directory, notes), notes, _read_time(directory))
+
+
+def _read_time(directory: RunDirectory) -> RunTime:
+    """The evaluations' first start, last finish and summed seconds, and any recorded hardware, from the store
+    (opened read-only; the store was checked when the run was read)."""
+    from nsganet.utils.lock import in_use
+
+    try:
+        with RunStore.read_only(directory.store_path, live=in_use(directory.path)) as store:
+            started, finished, seconds = store.conn.execute(
+                "SELECT MIN(started), MAX(finished), SUM(seconds) FROM evaluations WHERE status != 'running'"
+            ).fetchone()
+            hardware = store.get_meta(HARDWARE_META)
+    except Exception as exc:  # sqlite3 errors: the times are left out, the rest of the report stands
+        logger.warning("cannot read the run time from %s: %s", directory.store_path, exc)
+        return RunTime()
+    numbers = [v if isinstance(v, (int, float)) else None for v in (started, finished, seconds)]
+    return RunTime(*numbers, hardware=hardware if isinstance(hardware, dict) else None)
 
 
 def _read_stats(directory: RunDirectory, notes: list[str]) -> list[dict[str, Any]]:

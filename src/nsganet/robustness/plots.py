@@ -1,11 +1,40 @@
-"""Figures of an :class:`~nsganet.robustness.evaluate.EvaluationReport`: corruption and FGSM accuracy curves."""
+"""Figures of an :class:`~nsganet.robustness.evaluate.EvaluationReport`: corruption and FGSM accuracy curves.
+
+Their titles name the network evaluated (:func:`evaluation_title`): the exported folder, marked
+``(trained)`` for the ``train`` folder ``nsganet train`` writes into it, and the test data.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nsganet.robustness.evaluate import EvaluationReport
+from nsganet.train.curves import network_label
 from nsganet.utils.plotting import pyplot, save_figure
+
+
+def evaluation_title(folder: str | Path, space: str, dataset: str, images: int | None = None) -> str:
+    """``arch-00092 (trained), micro: digits test split (359 images)``: the network and the data it was tested on."""
+    count = f" ({images} images)" if images else ""
+    return f"{network_label(folder)}, {space}: {dataset} test split{count}"
+
+
+def report_from_dict(values: dict[str, Any]) -> EvaluationReport:
+    """The :class:`EvaluationReport` an ``evaluation.json`` holds (what :meth:`EvaluationReport.to_dict` wrote);
+    a mapping that is not one is a :class:`ValueError`."""
+    try:
+        fgsm = values.get("fgsm") or {}
+        return EvaluationReport(
+            dataset=str(values["dataset"]), images=int(values["images"]), num_classes=int(values["num_classes"]),
+            clean_accuracy=float(values["clean_accuracy"]),
+            corruptions={str(name): {int(s): float(a) for s, a in by_severity.items()}
+                         for name, by_severity in (values.get("corruptions") or {}).items()},
+            fgsm_eps=[float(e) for e in fgsm.get("eps", [])],
+            fgsm_accuracy=[float(a) for a in fgsm.get("accuracy", [])],
+            seed=int(values.get("seed", 0)), seconds=float(values.get("seconds", 0.0)))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not an evaluation: {exc}") from None
 
 
 def plot_corruptions(report: EvaluationReport, path: str | Path, title: str = "") -> Path:

@@ -14,7 +14,7 @@ restore, when the search ends, what a crash kept them from writing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,7 +63,8 @@ class Callback:
         (those a crash left stored are read back, not trained again)."""
 
     def on_evaluation(self, study: Study, evaluation: Evaluation, detail: str | None, reused: bool) -> None:
-        """An evaluation finished (``reused``: read back from the store after a crash); ``detail``: traceback.
+        """An evaluation finished (``reused``: read back from the store after a crash, or taken from the run a
+        warm start names); ``detail``: traceback.
 
         In a multi-fidelity run an evaluation finishes with the last rung it reached (``evaluation.epochs``).
         """
@@ -82,18 +83,35 @@ def _value(e: Evaluation, name: str) -> str:
     return repr(e.objectives[name]) if e.status == "ok" else ""
 
 
-def evaluations_csv(evaluations: Sequence[Evaluation], objectives: Sequence[str]) -> str:
+def evaluations_csv(evaluations: Sequence[Evaluation], objectives: Sequence[str],
+                    violation: Callable[[Evaluation], float] | None = None, measured: Sequence[str] = ()) -> str:
     """``evaluations.csv``: every architecture in evaluation order, its objectives, status and generation.
 
     A multi-fidelity run's evaluations carry the epochs of their result: an
     ``epochs`` column follows (partial-fidelity errors are higher than full ones).
+    A warm-started run that reused earlier results says where each came from
+    in a ``reused_from`` column (``RUN#SEQ``; empty: evaluated in this run).
+    A constrained run's (``violation`` of an evaluation) end with the
+    constrained values that are not objectives (``measured``), ``feasible``
+    (1 or 0; empty when failed) and ``violation`` (0 when feasible).
     """
+    header: list[str] = ["arch", *objectives, "status", "generation"]
+    rows: list[list[Any]] = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation]
+                             for e in evaluations]
     if any(e.epochs is not None for e in evaluations):
-        rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation,
-                 "" if e.epochs is None else e.epochs] for e in evaluations]
-        return csv_text(["arch", *objectives, "status", "generation", "epochs"], rows)
-    rows = [[e.arch, *(_value(e, n) for n in objectives), e.status, e.generation] for e in evaluations]
-    return csv_text(["arch", *objectives, "status", "generation"], rows)
+        header.append("epochs")
+        for row, e in zip(rows, evaluations):
+            row.append("" if e.epochs is None else e.epochs)
+    if any(e.reused_from is not None for e in evaluations):
+        header.append("reused_from")
+        for row, e in zip(rows, evaluations):
+            row.append(e.reused_from or "")
+    if violation is not None:
+        header += [*measured, "feasible", "violation"]
+        for row, e in zip(rows, evaluations):
+            v = violation(e)
+            row += [*(_value(e, n) for n in measured), *(["", ""] if e.status != "ok" else [int(not v > 0), repr(v)])]
+    return csv_text(header, rows)
 
 
 def front_csv(front: Sequence[Evaluation], objectives: Sequence[str]) -> str:
@@ -133,11 +151,22 @@ class CsvWriter(Callback):
         self.run = run
 
     def on_generation_end(self, study: Study, event: GenerationEnd) -> None:
-        atomic_write(self.run.evaluations_csv, evaluations_csv(event.evaluations, study.objectives))
+        atomic_write(self.run.evaluations_csv, evaluations_csv(event.evaluations, study.objectives,
+                                                               *_feasibility(study)))
 
     def on_search_end(self, study: Study, result: SearchResult) -> None:
-        atomic_write(self.run.evaluations_csv, evaluations_csv(result.evaluations, result.objectives))
+        atomic_write(self.run.evaluations_csv, evaluations_csv(result.evaluations, result.objectives,
+                                                               *_feasibility(study)))
         atomic_write(self.run.front_csv, front_csv(result.front, result.objectives))
+
+
+def _feasibility(study: Study) -> tuple[Callable[[Evaluation], float] | None, list[str]]:
+    """A constrained study's violation of an evaluation, and the constrained values that are not objectives."""
+    constraints = getattr(study, "constraints", None)
+    if not constraints:
+        return None, []
+    extra = [name for name in dict.fromkeys(c.name for c in constraints) if name not in study.objectives]
+    return study.violation, extra  # type: ignore[attr-defined]
 
 
 class StatsWriter(Callback):

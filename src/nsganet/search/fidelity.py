@@ -55,18 +55,19 @@ def kept(n: int, eta: int) -> int:
     return max(1, math.ceil(n / eta)) if n else 0
 
 
-def promote(F: np.ndarray, eta: int) -> list[int]:
+def promote(F: np.ndarray, eta: int, V: np.ndarray | None = None) -> list[int]:
     """Rows of ``F`` (a rung's objective values, NaN rows failed) promoted to the next rung, in row order.
 
     The first :func:`kept` rows of NSGA-II's survival order (non-dominated
-    rank, then decreasing crowding distance; ties keep row order); failed
-    rows are never promoted, so fewer may go on when many failed.
+    rank, then decreasing crowding distance; ties keep row order; with
+    constraint violations ``V``, feasible rows first); failed rows are never
+    promoted, so fewer may go on when many failed.
     """
     F = np.asarray(F, dtype=float)
     valid = np.flatnonzero(~np.isnan(F).any(axis=1)) if F.size else np.arange(0)
     if len(valid) == 0:
         return []
-    order = valid[survival_order(F[valid])]
+    order = valid[survival_order(F[valid], None if V is None else np.asarray(V, dtype=float)[valid])]
     return sorted(int(i) for i in order[:min(kept(len(F), eta), len(valid))])
 
 
@@ -86,9 +87,9 @@ class Fidelity:
         """The epochs of each rung; the last is the full fidelity."""
         return rung_epochs(self.min_epochs, self.eta, self.epochs)
 
-    def promote(self, F: np.ndarray) -> list[int]:
+    def promote(self, F: np.ndarray, V: np.ndarray | None = None) -> list[int]:
         """Rows of a rung's objective values promoted to the next rung (see :func:`promote`)."""
-        return promote(F, self.eta)
+        return promote(F, self.eta, V)
 
 
 def full_fidelity(evaluations: Sequence[Evaluation], epochs: int | None) -> list[Evaluation]:

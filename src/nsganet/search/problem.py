@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy as np
 from nsganet.costs.model import CostModel
 from nsganet.errors import ConfigError
 from nsganet.evaluators.base import Evaluator, trains_at_epochs
+from nsganet.search.constraints import Constraint, check_measurable, extra_names, total_violation
 from nsganet.search.objectives import is_cost
 from nsganet.spaces.base import SearchSpace
 
@@ -24,16 +25,21 @@ class Problem:
 
     Cost objectives (``flops``, ``params``) are measured by ``cost_model``
     unless the evaluator returns them itself; every other objective must come
-    from the evaluator.
+    from the evaluator. Values that ``constraints`` bound but that are not
+    objectives are measured too (:attr:`measured`) and returned with them.
     """
 
     def __init__(self, space: SearchSpace, objectives: list[str], evaluator: Evaluator | None = None,
-                 cost_model: CostModel | None = None) -> None:
+                 cost_model: CostModel | None = None, constraints: Sequence[Constraint] = ()) -> None:
         self.space, self.objectives, self.evaluator = space, list(objectives), evaluator
         self.cost_model = cost_model or CostModel(space)
+        self.constraints = list(constraints)
+        #: Every value an evaluation returns: the objectives, then the constrained values that are not objectives.
+        self.measured = [*self.objectives, *extra_names(self.constraints, self.objectives)]
         self._at_epochs: dict[int, Evaluator] = {}
         provides = getattr(evaluator, "provides", None)
-        for name in self.objectives:
+        check_measurable(self.constraints, self.objectives, provides, custom_evaluator=evaluator is not None)
+        for name in self.measured:
             if is_cost(name):
                 continue
             if evaluator is None:
@@ -54,6 +60,19 @@ class Problem:
         names = [self.objectives[j] for j in self.cost_columns]
         rows = [[self.cost_model.measure(genome)[name] for name in names] for genome in genomes]
         return np.asarray(rows, dtype=float).reshape(len(rows), len(names))
+
+    def violation(self, genomes: np.ndarray, low: np.ndarray, high: np.ndarray | None = None) -> np.ndarray:
+        """Total constraint violation of genomes whose objective values are rows of ``low`` (with ``high``:
+        the most favourable value within ``[low, high]``; NaN: unknown, counts as met); constrained costs
+        that are not objectives are measured on the genomes, other values only an evaluation gives are unknown."""
+        low = np.asarray(low, dtype=float).reshape(len(genomes), len(self.objectives))
+        high = low if high is None else np.asarray(high, dtype=float).reshape(low.shape)
+        lows = {name: low[:, j] for j, name in enumerate(self.objectives)}
+        highs = {name: high[:, j] for j, name in enumerate(self.objectives)}
+        for name in self.measured[len(self.objectives):]:
+            if is_cost(name):
+                lows[name] = highs[name] = np.array([self.cost_model.measure(g)[name] for g in genomes], dtype=float)
+        return total_violation(self.constraints, lows, highs, n=len(genomes))
 
     @property
     def trains_at_epochs(self) -> bool:
@@ -78,14 +97,15 @@ class Problem:
                 if first is None:
                     raise EvaluationFailed("the evaluator returned a number but every objective is a cost")
                 values[first] = result
-        missing_costs = [n for n in self.objectives if n not in values and is_cost(n)]
+        missing_costs = [n for n in self.measured if n not in values and is_cost(n)]
         if missing_costs:
             values.update({k: v for k, v in self.cost_model.measure(arch.genome).items()
                            if k in missing_costs})
         out: dict[str, float] = {}
-        for name in self.objectives:
+        for name in self.measured:
             if name not in values:
-                raise EvaluationFailed(f"the evaluator returned no value for objective {name!r}")
+                what = "objective" if name in self.objectives else "constrained value"
+                raise EvaluationFailed(f"the evaluator returned no value for {what} {name!r}")
             out[name] = _as_float(name, values[name])
         return out
 

@@ -1,6 +1,7 @@
 """What a search returns: its run directory, every evaluation, the non-dominated front, per-generation stats.
 
 Of a multi-fidelity run also every rung trained; its front holds the architectures evaluated at full fidelity.
+Of a constrained run the front holds feasible architectures only.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nsganet.search.constraints import Constraint, evaluation_violation
 from nsganet.search.store import Evaluation, Rung
 
 
@@ -16,7 +18,9 @@ from nsganet.search.store import Evaluation, Rung
 class SearchResult:
     """What a search leaves behind: its run directory, evaluations and non-dominated front.
 
-    ``rungs`` are the results of every rung of a multi-fidelity run (empty otherwise).
+    ``rungs`` are the results of every rung of a multi-fidelity run (empty otherwise);
+    ``constraints`` those of a constrained run, whose ``front`` and
+    ``hypervolume`` hold feasible evaluations only.
     """
 
     out: Path
@@ -27,10 +31,20 @@ class SearchResult:
     generations: int
     stats: list[dict[str, Any]] = field(default_factory=list)
     rungs: list[Rung] = field(default_factory=list)
+    constraints: list[Constraint] = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
         return sum(e.status == "failed" for e in self.evaluations)
+
+    def violation(self, evaluation: Evaluation) -> float:
+        """Total constraint violation of an evaluation: 0 when feasible, NaN when it failed."""
+        return evaluation_violation(self.constraints, evaluation.status, evaluation.objectives)
+
+    @property
+    def feasible(self) -> list[Evaluation]:
+        """The successful evaluations that meet every constraint (every successful one without constraints)."""
+        return [e for e in self.evaluations if e.status == "ok" and not self.violation(e) > 0]
 
     def front_table(self) -> str:
         """The front as an aligned text table."""

@@ -28,6 +28,7 @@ from typing import Any
 from nsganet.config import SearchConfig, default_values, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.moo.front import front_of
+from nsganet.search.constraints import Constraint, evaluation_violation, parse_constraints
 from nsganet.search.store import Evaluation, RunStore, corrupt
 from nsganet.utils.lock import LOCK_FILE, FolderLock, in_use
 
@@ -144,8 +145,10 @@ class RunDirectory:
         return lock
 
     def open_store(self, config: dict[str, Any], resume: bool,
-                   check_state: Callable[[dict[str, Any]], None] | None = None) -> RunStore:
-        """The store of the run: a new one recording ``config``, or the one to resume, checked (see :meth:`lock`).
+                   check_state: Callable[[dict[str, Any]], None] | None = None,
+                   meta: dict[str, Any] | None = None) -> RunStore:
+        """The store of the run: a new one recording ``config`` (and ``meta``), or the one to resume, checked
+        (see :meth:`lock`).
 
         The run's lock is held until the store closes.
         """
@@ -155,7 +158,7 @@ class RunDirectory:
                 store = RunStore(self.store_path)
                 recorded = store.get_meta("config")
             else:
-                store = RunStore.create(self.store_path, {"config": config})
+                store = RunStore.create(self.store_path, {"config": config, **(meta or {})})
                 recorded = config
             store.hold(lock.release)
         except BaseException:
@@ -307,10 +310,27 @@ class RunRecord:
     @property
     def front(self) -> list[Evaluation]:
         """The non-dominated successful evaluations, sorted by the first objective (what ``front.csv`` holds);
-        of a multi-fidelity run, among those evaluated at full fidelity."""
+        of a multi-fidelity run, among those evaluated at full fidelity; of a constrained run, among the feasible."""
         if self._front is None:
-            self._front = front_of(self.scored, self.objectives)
+            self._front = front_of(self.feasible, self.objectives)
         return self._front
+
+    @property
+    def constraints(self) -> list[Constraint]:
+        """The run's hard constraints (none: every successful evaluation is feasible)."""
+        return parse_constraints(self.config.constraints)
+
+    def violation(self, evaluation: Evaluation) -> float:
+        """Total constraint violation of an evaluation: 0 when feasible, NaN when it failed."""
+        return evaluation_violation(self.constraints, evaluation.status, evaluation.objectives)
+
+    @property
+    def feasible(self) -> list[Evaluation]:
+        """The :attr:`scored` evaluations that meet every constraint: what fronts and hypervolumes are made of."""
+        constraints = self.constraints
+        if not constraints:
+            return self.scored
+        return [e for e in self.scored if not evaluation_violation(constraints, e.status, e.objectives) > 0]
 
     @property
     def scored(self) -> list[Evaluation]:

@@ -8,7 +8,9 @@ reusing every evaluation that finished. A multi-fidelity run
 architecture trained (table ``rungs``), so a resumed run trains no rung twice;
 an evaluation's result is that of its last rung, and :attr:`Evaluation.epochs`
 says its epochs. Stores made before the table existed are read as having no
-rungs.
+rungs. A warm-started run (:mod:`nsganet.search.warmstart`) records the
+evaluations it took from an earlier run, with where they came from, in table
+``reused`` (:attr:`Evaluation.reused_from`); stores without it reused nothing.
 
 Nothing stored is trusted blindly: a new store appears complete or not at all
 (it is built beside its final name and renamed), an existing one must have the
@@ -79,6 +81,14 @@ CREATE TABLE rungs (
     PRIMARY KEY (seq, rung)
 );
 """
+#: The evaluations a warm-started run took over from an earlier run: that run's directory and evaluation number.
+_REUSED_SCHEMA = """
+CREATE TABLE reused (
+    seq INTEGER PRIMARY KEY,
+    run TEXT NOT NULL,
+    source_seq INTEGER NOT NULL
+);
+"""
 #: The columns of each table, as the schema above creates them.
 COLUMNS = {
     "meta": ("key", "value"),
@@ -89,6 +99,7 @@ COLUMNS = {
 #: Tables a store may lack (it was made before they existed), with their columns when present.
 OPTIONAL_COLUMNS = {
     "rungs": ("seq", "rung", "arch", "epochs", "status", "reason", "detail", "objectives", "finished", "seconds"),
+    "reused": ("seq", "run", "source_seq"),
 }
 
 
@@ -106,6 +117,8 @@ class Evaluation:
     seconds: float | None
     #: epochs of the result (its last rung) in a multi-fidelity run; None otherwise
     epochs: int | None = None
+    #: where a warm start took the result from, ``RUN#SEQ`` (evaluation SEQ of run directory RUN); None: computed
+    reused_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,7 +149,7 @@ class RunStore(SqliteStore):
     """
 
     NOUN = "run store"
-    SCHEMA = _SCHEMA + _RUNGS_SCHEMA
+    SCHEMA = _SCHEMA + _RUNGS_SCHEMA + _REUSED_SCHEMA
     SCHEMA_VERSION = SCHEMA_VERSION
     COLUMNS = COLUMNS
     OPTIONAL_COLUMNS = OPTIONAL_COLUMNS
@@ -192,6 +205,11 @@ class RunStore(SqliteStore):
         """Whether the store has the table of rungs (stores made before multi-fidelity runs lack it)."""
         return "rungs" in self.optional_tables
 
+    @property
+    def has_reused(self) -> bool:
+        """Whether the store has the table of reused evaluations (stores made before warm starts lack it)."""
+        return "reused" in self.optional_tables
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[RunStore]:
         """Read the store as of one moment (a read transaction), while a search may be writing it."""
@@ -232,6 +250,8 @@ class RunStore(SqliteStore):
             finished = self._check_evaluations(saved, list(objectives))
             if self.has_rungs:
                 self._check_rungs(finished, list(objectives))
+            if self.has_reused:
+                self._check_reused(finished)
 
     def _check_generations(self) -> list[int]:
         """Evaluations recorded after each saved generation (generation g at index g)."""
@@ -315,6 +335,14 @@ class RunStore(SqliteStore):
             if evaluation[1] != status or (status == "ok" and json_value(evaluation[2]) != json_value(values)):
                 raise self.corrupt(f"evaluation {seq} does not hold the result of its last rung")
 
+    def _check_reused(self, evaluations: dict[int, tuple[str, str, Any]]) -> None:
+        """Every reused evaluation is a stored successful one, with its source run and evaluation number."""
+        for seq, run, source_seq in self.conn.execute("SELECT seq, run, source_seq FROM reused ORDER BY seq"):
+            if not (isinstance(run, str) and run and is_int(source_seq) and source_seq >= 0):
+                raise self.corrupt(f"the source of reused evaluation {seq!r} is not a run and a number")
+            if evaluations.get(seq, ("", ""))[1] != "ok":
+                raise self.corrupt(f"evaluation {seq} is recorded as reused but is no successful evaluation")
+
     def _check_values(self, where: str, genome: Any, status: Any, values: Any, objectives: list[str]) -> None:
         if status not in STATUSES:
             raise self.corrupt(f"{where} has the status {status!r}")
@@ -355,6 +383,32 @@ class RunStore(SqliteStore):
             raise NsganetError(f"run store {self.path} holds no running evaluation {seq} to finish; stored "
                                "results are never overwritten")
 
+    def reuse(self, seq: int, arch: str, genome: tuple[int, ...], generation: int, objectives: dict[str, float],
+              run: str, source_seq: int) -> Evaluation:
+        """Record, in one commit, a successful evaluation taken over from evaluation ``source_seq`` of ``run``."""
+        if not self.has_reused:
+            raise NsganetError(f"run store {self.path} was made by an nsganet without warm starts; it cannot "
+                               "hold reused evaluations")
+        now = time.time()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write("INSERT INTO evaluations (seq, arch, genome, generation, status, objectives, started,"
+                            " finished, seconds) VALUES (?, ?, ?, ?, 'ok', ?, ?, ?, 0.0)",
+                            (seq, arch, json.dumps(list(genome)), generation, json.dumps(objectives), now, now),
+                            taken=f"evaluation {seq} or the architecture {arch}")
+                self._write("INSERT INTO reused (seq, run, source_seq) VALUES (?, ?, ?)", (seq, run, source_seq),
+                            taken=f"reused evaluation {seq}")
+                self.conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise NsganetError(f"cannot write {self.NOUN} {self.path}: {exc}") from None
+        return Evaluation(seq, arch, tuple(genome), generation, "ok", None, dict(objectives), 0.0, None,
+                          f"{run}#{source_seq}")
+
     def failure_detail(self, seq: int) -> str | None:
         """The traceback stored with a failed evaluation."""
         row = self.conn.execute("SELECT detail FROM evaluations WHERE seq = ?", (seq,)).fetchone()
@@ -369,8 +423,10 @@ class RunStore(SqliteStore):
         """The query of evaluation rows, with the epochs of their last rung (none without rungs)."""
         epochs = "(SELECT r.epochs FROM rungs r WHERE r.seq = e.seq ORDER BY r.rung DESC LIMIT 1)" \
             if self.has_rungs else "NULL"
+        reused = "(SELECT u.run || '#' || u.source_seq FROM reused u WHERE u.seq = e.seq)" \
+            if self.has_reused else "NULL"
         return ("SELECT e.seq, e.arch, e.genome, e.generation, e.status, e.reason, e.objectives, e.seconds, "
-                f"{epochs} FROM evaluations e")
+                f"{epochs}, {reused} FROM evaluations e")
 
     def evaluations(self, max_generation: int | None = None, finished_only: bool = True) -> list[Evaluation]:
         """Evaluations in evaluation order, optionally only up to a generation."""
@@ -454,6 +510,6 @@ def _objectives(text: str | None) -> dict[str, float]:
 
 
 def _to_evaluation(row: tuple[Any, ...]) -> Evaluation:
-    seq, arch, genome, generation, status, reason, objectives, seconds, epochs = row
+    seq, arch, genome, generation, status, reason, objectives, seconds, epochs, reused = row
     return Evaluation(seq, arch, tuple(json.loads(genome)), generation, status, reason, _objectives(objectives),
-                      seconds, epochs)
+                      seconds, epochs, reused)

@@ -14,6 +14,14 @@ each generation are trained in rungs of growing epochs (successive halving):
 every rung's result is committed, the best of a rung go on to the next, and
 an architecture's result is that of the last rung it reached. A run killed
 between rungs resumes with the rungs already stored and trains none twice.
+
+A warm-started run (:mod:`nsganet.search.warmstart`) binds its seeds as the
+strategy's initial genomes; a seed whose earlier result can be reused is
+stored with that result, marked reused, instead of being evaluated.
+
+With constraints (:mod:`nsganet.search.constraints`) every evaluation's
+violation is derived from its stored values and handed to the strategy with
+its objectives; the front, hypervolume and stats hold feasible architectures only.
 """
 
 from __future__ import annotations
@@ -31,17 +39,22 @@ from nsganet.executors import Executor, ExecutorSettings, make_executor
 from nsganet.moo.front import front_of, objective_matrix
 from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.search.callbacks import Callback, GenerationEnd
+from nsganet.search.constraints import evaluation_violation
 from nsganet.search.fidelity import Fidelity, full_fidelity, rung_counts
 from nsganet.search.objectives import get_objective
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
 from nsganet.search.store import Evaluation, Rung, RunStore
+from nsganet.search.warmstart import WARM_START_META, Seed, recorded_seeds, resolve, seeds_meta, wants_warm_start
 from nsganet.spaces.base import DescribedSpace
 from nsganet.strategies.archive import Archive
 from nsganet.strategies.base import ProblemContext, Strategy
+from nsganet.utils.device import machine_description
 
 logger = logging.getLogger(__name__)
+#: Store metadata: the machine of the run's latest start and how its evaluations were spread (shown by the report).
+HARDWARE_META = "hardware"
 
 
 class Study:
@@ -58,12 +71,14 @@ class Study:
         self.fidelity = fidelity
         self.problem, self.strategy = problem, strategy
         self.space, self.objectives = problem.space, problem.objectives
+        self.constraints = problem.constraints
         self.budget, self.seed, self.config = budget, seed, config
         self.run_dir = RunDirectory(out)
         self.out, self.resume = self.run_dir.path, resume
         self.executor = executor or ExecutorSettings()
         self.callbacks = list(callbacks)
         self.store: RunStore | None = None
+        self._reusable: dict[str, Seed] = {}  # a warm start's seeds whose earlier results are reused, by arch
         self._stats: dict[int, dict[str, Any]] = {}
 
     def _emit(self, event: str, *args: Any) -> None:
@@ -108,12 +123,25 @@ class Study:
         store.set_meta("hv_bounds", {"lower": lower, "upper": upper})
         return np.asarray(lower), np.asarray(upper)
 
+    def _hardware(self) -> dict[str, Any]:
+        """What the report shows of where the run ran: this machine and how evaluations are spread."""
+        settings = self.executor
+        spread = {"executor": settings.kind, "workers": settings.workers}
+        if settings.kind == "ray":
+            spread.update(ray_address=settings.ray_address, gpus_per_eval=settings.gpus_per_eval)
+        return {**machine_description(), **spread}
+
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        self._setup_strategy()  # before the store opens: a stored state that does not load refuses the resume
+        seeds = self._warm_start()  # before the store opens: a bad architecture file or run refuses the search
+        self._setup_strategy(seeds)  # before the store opens: a stored state that does not load refuses the resume
+        warm = None if seeds is None else {WARM_START_META: seeds_meta(seeds)}
         self.store = store = self.run_dir.open_store(self.config, self.resume,
-                                                     check_state=self.strategy.load_state_dict)
+                                                     check_state=self.strategy.load_state_dict, meta=warm)
         try:
+            if warm is not None and store.get_meta(WARM_START_META) is None:  # a store made before the search
+                store.set_meta(WARM_START_META, warm[WARM_START_META])
+            store.set_meta(HARDWARE_META, self._hardware())  # of the latest start: a resumed run may move
             executor = make_executor(self.problem.evaluate if self.fidelity is None else self.problem.evaluate_at,
                                      self.executor)
         except BaseException:
@@ -130,12 +158,25 @@ class Study:
                 store.close()
                 self.store = None
 
-    def _setup_strategy(self) -> None:
+    def _warm_start(self) -> list[Seed] | None:
+        """A warm-started run's seeds: those its store records (a resume), else resolved from its config."""
+        if not wants_warm_start(self.config):
+            return None
+        if self.resume and self.run_dir.store_path.exists():
+            recorded = recorded_seeds(self.run_dir.store_path)
+            if recorded is not None:
+                return recorded
+        return resolve(self.config, self.space, self.problem.measured, self.out)
+
+    def _setup_strategy(self, seeds: list[Seed] | None = None) -> None:
         """Bind and set up the strategy for a fresh run (a resume then loads its saved state)."""
+        initial = None if not seeds else np.array([self.space.from_string(s.arch) for s in seeds], dtype=np.int64)
+        self._reusable = {s.arch: s for s in seeds or () if s.objectives is not None}
         descriptors = self.space.descriptors if isinstance(self.space, DescribedSpace) else None
         self.strategy.bind(ProblemContext(smallest=self.space.smallest(), largest=self.space.largest(),
                                           cost_columns=self.problem.cost_columns, costs=self.problem.costs,
-                                          descriptors=descriptors))
+                                          descriptors=descriptors, initial=initial,
+                                          violation=self.problem.violation if self.constraints else None))
         self.strategy.setup(self.space.encoding, len(self.objectives), self.budget, self.seed)
 
     def _run(self, store: RunStore, executor: Executor) -> SearchResult:
@@ -148,7 +189,7 @@ class Study:
         store.discard_running()
         archive = Archive(self.space.encoding.n_var, n_obj)
         for e in store.evaluations(max_generation=done_generation):
-            archive.add(np.asarray(e.genome), self._row(e))
+            archive.add(np.asarray(e.genome), self._row(e), self.violation(e))
         if last is not None:
             logger.info("resuming %s after generation %d (%d evaluated)", self.out, done_generation, len(archive))
 
@@ -156,11 +197,14 @@ class Study:
         while len(archive) < self.budget:
             generation = done_generation + 1
             self._emit("on_generation_start", generation)
-            X, F = self._evaluate_generation(store, executor, archive, generation)
+            X, F, V = self._evaluate_generation(store, executor, archive, generation)
             if len(X) == 0:
                 logger.warning("the strategy has nothing new to propose: the space looks exhausted")
                 break
-            self.strategy.tell(X, F)
+            if self.constraints:
+                self.strategy.tell(X, F, V)
+            else:
+                self.strategy.tell(X, F)
             info = self.strategy.info()
             store.save_generation(generation, len(archive), self.strategy.state_dict(), info)
             evaluations = store.evaluations()
@@ -175,8 +219,17 @@ class Study:
     def _row(self, e: Evaluation) -> np.ndarray | None:
         return np.array([e.objectives[n] for n in self.objectives]) if e.status == "ok" else None
 
+    def violation(self, e: Evaluation) -> float:
+        """Total constraint violation of an evaluation (0: feasible, as every one of an unconstrained run;
+        NaN: failed)."""
+        return evaluation_violation(self.constraints, e.status, e.objectives)
+
+    def feasible(self, evaluations: list[Evaluation]) -> list[Evaluation]:
+        """The successful evaluations that meet every constraint."""
+        return [e for e in evaluations if e.status == "ok" and not self.violation(e) > 0]
+
     def _evaluate_generation(self, store: RunStore, executor: Executor, archive: Archive,
-                             generation: int) -> tuple[np.ndarray, np.ndarray]:
+                             generation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Evaluate the strategy's next batch within the budget; reuse results a crash left."""
         batch = self.strategy.ask(archive)
         genomes: list[np.ndarray] = []
@@ -193,14 +246,22 @@ class Study:
             seq = len(archive) + len(genomes)
             arch = self.space.to_string(genome)
             previous = store.finished(arch)
+            seed = self._reusable.get(arch) if previous is None else None
             if previous is not None:
                 if previous.seq != seq or previous.generation != generation:
                     raise self._diverges(seq)
                 results[seq] = previous
                 self._emit("on_evaluation", previous, None, True)
+            elif seed is not None:  # a warm start's earlier result: stored as reused, not evaluated
+                assert seed.objectives is not None and seed.run is not None and seed.source_seq is not None
+                results[seq] = store.reuse(seq, arch, tuple(int(v) for v in genome), generation,
+                                           {n: seed.objectives[n] for n in self.problem.measured}, seed.run,
+                                           seed.source_seq)
+                self._emit("on_evaluation", results[seq], None, True)
             else:
                 pending.append((seq, genome, arch))
-            candidates.append((seq, genome, arch))
+            if seq not in results or results[seq].reused_from is None:  # reused results train no rung
+                candidates.append((seq, genome, arch))
             genomes.append(genome)
 
         for seq, genome, arch in pending:
@@ -220,12 +281,14 @@ class Study:
 
         first = len(archive)
         F = np.full((len(genomes), len(self.objectives)), np.nan)
+        V = np.full(len(genomes), np.nan)
         for offset, genome in enumerate(genomes):
             row = self._row(results[first + offset])
+            V[offset] = self.violation(results[first + offset])
             if row is not None:
                 F[offset] = row
-            archive.add(genome, row)
-        return np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.space.encoding.n_var), F
+            archive.add(genome, row, V[offset])
+        return np.asarray(genomes, dtype=np.int64).reshape(len(genomes), self.space.encoding.n_var), F, V
 
     def _diverges(self, seq: int) -> NsganetError:
         return NsganetError(f"cannot resume {self.out}: the stored run diverges at evaluation {seq}; "
@@ -269,7 +332,11 @@ class Study:
                                    outcome.reason)
             F = np.array([[stored[seq, r].objectives.get(n, np.nan) if stored[seq, r].status == "ok" else np.nan
                            for n in self.objectives] for seq, _, _ in alive], dtype=float)
-            promoted = set() if r == len(schedule) - 1 else set(self.fidelity.promote(F))
+            V = None
+            if self.constraints:  # infeasible architectures go on only after every feasible one
+                V = np.array([evaluation_violation(self.constraints, stored[seq, r].status, stored[seq, r].objectives)
+                              for seq, _, _ in alive], dtype=float)
+            promoted = set() if r == len(schedule) - 1 else set(self.fidelity.promote(F, V))
             for i, (seq, genome, arch) in enumerate(alive):
                 if i in promoted:
                     continue
@@ -290,10 +357,10 @@ class Study:
                 break
 
     def _front(self, evaluations: list[Evaluation]) -> list[Evaluation]:
-        """The non-dominated evaluations; of a multi-fidelity run, among those evaluated at full fidelity
+        """The non-dominated feasible evaluations; of a multi-fidelity run, among those evaluated at full fidelity
         (partial-fidelity errors are higher, so they would not compare fairly)."""
-        return front_of(full_fidelity(evaluations, None if self.fidelity is None else self.fidelity.epochs),
-                        self.objectives)
+        scored = full_fidelity(evaluations, None if self.fidelity is None else self.fidelity.epochs)
+        return front_of(self.feasible(scored) if self.constraints else scored, self.objectives)
 
     def _entry(self, e: Evaluation, *keys: str) -> dict[str, Any]:
         """An evaluation as a stats file lists it (with its epochs in a multi-fidelity run)."""
@@ -303,6 +370,8 @@ class Study:
         entry.update(e.objectives)
         if self.fidelity is not None:
             entry["epochs"] = e.epochs
+        if self.constraints and e.status == "ok":
+            entry["violation"] = self.violation(e)
         return entry
 
     def _generation_stats(self, store: RunStore, evaluations: list[Evaluation], generation: int,
@@ -325,6 +394,9 @@ class Study:
             "archive": [self._entry(e) for e in evaluations if e.status == "ok"],
             "strategy": info,
         }
+        if self.constraints:
+            stats["constraints"] = [str(c) for c in self.constraints]
+            stats["n_feasible"] = len(self.feasible(evaluations))
         if self.fidelity is not None:
             seqs = {e.seq for e in evaluations if e.generation == generation}
             stats["rungs"] = rung_counts(store.rungs(min_seq=min(seqs, default=0)), seqs, self.fidelity.rungs)
@@ -343,4 +415,4 @@ class Study:
             stats.append(self._stats[generation])
         hv = stats[-1]["hypervolume"] if stats and stats[-1]["hypervolume"] is not None else float("nan")
         return SearchResult(self.out, list(self.objectives), evaluations, front, hv, generations + 1, stats,
-                            store.rungs())
+                            store.rungs(), list(self.constraints))

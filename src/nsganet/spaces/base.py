@@ -48,8 +48,8 @@ class Encoding:
     operations by complexity): parent-centric mutation relies on that.
 
     ``conditions`` declares conditional variables: a triple ``(var, controller,
-    min_value)`` makes variable ``var`` active only while ``genome[controller]
-    >= min_value`` (a layer beyond a stage's depth, say). Inactive variables do
+    min_value)`` makes variable ``var`` active only while
+    ``genome[controller] >= min_value`` (a layer beyond a stage's depth, say). Inactive variables do
     not change the architecture, so :meth:`canonical` sets them to their lower
     bound and strategies only propose canonical genomes: one architecture, one
     genome.

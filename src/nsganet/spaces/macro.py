@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import SPACES, Encoding, SearchSpace
+from nsganet.spaces.base import SPACES, DrawableSpace, Encoding
 from nsganet.utils.checks import CHANNELS, Bound
 
 
 @SPACES.register()
-class MacroSpace(SearchSpace):
+class MacroSpace(DrawableSpace):
     """NSGA-Net's macro space (Lu et al., GECCO 2019), Genetic CNN's encoding (Xie & Yuille, 2017).
 
     The network has ``phases`` phases (3 in NSGA-Net); each phase is a DAG of
@@ -104,6 +105,15 @@ class MacroSpace(SearchSpace):
                         f"macro phase {p}, {what}: {group!r} must have {expected} bit(s), found {len(group)}")
                 genome += [int(bit) for bit in group]
         return np.asarray(genome, dtype=np.int64)
+
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw each phase: its convolution nodes, their connections, the residual when its bit is set."""
+        from nsganet.spaces.drawing import draw_macro
+
+        text = self.to_string(genome)
+        draw_macro(self.decode(genome), text.split(" | "), path,
+                   title=f"macro: {text} - phases in sequence, 2x2 max pooling between them, width doubling per "
+                         "phase; a node sums its inputs")
 
     # -- network ---------------------------------------------------------------------------
     def build(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32, in_channels: int = 3,

@@ -123,10 +123,14 @@ class MicroSpace(DrawableSpace):
         return np.asarray(genome, dtype=np.int64)
 
     def draw(self, genome: np.ndarray, path: str | Path) -> None:
-        """Draw the Normal and Reduction cells into an image file."""
-        from nsganet.spaces.drawing import draw_cells
+        """Draw the Normal and Reduction cells one below the other, each under its part of the string."""
+        from nsganet.spaces.drawing import draw_micro
 
-        draw_cells(self.cells(genome), path, title=self.to_string(genome))
+        parts = [p.strip() for p in self.to_string(genome).split(";")]
+        titles = {b: f"{b} cell - {p.partition(':')[2].strip()}" for b in BLOCKS for p in parts
+                  if p.startswith(f"{b}:")}
+        rest = [p for p in parts if p.partition(":")[0] not in BLOCKS]  # e.g. micro-inc's "increment: 6"
+        draw_micro(self.cells(genome), titles, path, title=f"{self.name}: {'; '.join(rest)}" if rest else "")
 
     # -- extremes --------------------------------------------------------------------------
     def smallest(self) -> np.ndarray:

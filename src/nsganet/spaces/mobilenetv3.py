@@ -22,7 +22,15 @@ import numpy as np
 
 from nsganet.errors import InvalidArchitecture
 from nsganet.nn.mobilenetv3_shape import SupernetConfig, middle_channels, plain_config, se_channels
-from nsganet.spaces.base import SPACES, Encoding, ForeignNetFiles, ForeignNetwork, LayerwiseSpace, SupernetSpace
+from nsganet.spaces.base import (
+    SPACES,
+    DrawableSpace,
+    Encoding,
+    ForeignNetFiles,
+    ForeignNetwork,
+    LayerwiseSpace,
+    SupernetSpace,
+)
 from nsganet.spaces.mobilenetv3_layers import LayerSetting, network_layers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,7 +52,7 @@ class _Layout:
 
 
 @SPACES.register()
-class MobileNetV3Space(SupernetSpace, LayerwiseSpace, ForeignNetFiles):
+class MobileNetV3Space(SupernetSpace, LayerwiseSpace, ForeignNetFiles, DrawableSpace):
     """NSGANetV2's once-for-all MobileNetV3 space: 46 integers for the default supernet.
 
     Genome: for each of the five stages ``[depth, kernel x 4, expansion x 4]``
@@ -180,6 +188,23 @@ class MobileNetV3Space(SupernetSpace, LayerwiseSpace, ForeignNetFiles):
                         f"{', '.join(map(_format_ratio, cfg.expand_ratios))}")
                 genome[lay.kernel_vars[s][j]], genome[lay.expand_vars[s][j]] = self._layer_tokens[token]
         return self.encoding.canonical(genome)
+
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw the network: per stage its width, output side and active layers (kernel, expansion)."""
+        from nsganet.spaces.drawing import Stage, draw_mobilenetv3
+
+        arch, cfg = self.to_config(genome), self.config
+        side = math.ceil(arch["resolution"] / cfg.stem_stride)
+        stem = (cfg.first_block_width, side)
+        stages, pos = [], 0
+        for s, depth in enumerate(arch["depths"]):
+            side = math.ceil(side / cfg.stage_strides[s])
+            layers = list(zip(arch["kernel_sizes"][pos:pos + depth], arch["expand_ratios"][pos:pos + depth]))
+            stages.append(Stage(cfg.stage_widths[s], side, cfg.stage_se[s], layers, cfg.max_depth))
+            pos += depth
+        draw_mobilenetv3(arch["resolution"], stem, stages, path,
+                         title=f"mobilenetv3: {self.to_string(genome)} - MBConv layers, kernel k x k, expansion e; "
+                               "SE: squeeze-excitation")
 
     # -- extremes --------------------------------------------------------------------------
     def smallest(self) -> np.ndarray:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from nsganet.errors import InvalidArchitecture
-from nsganet.spaces.base import SPACES, DescribedSpace, Encoding
+from nsganet.spaces.base import SPACES, DescribedSpace, DrawableSpace, Encoding
 from nsganet.utils.checks import CHANNELS, LAYERS, Bound
 
 #: Operations in ascending order of complexity; a variable's value indexes this tuple.
@@ -21,7 +22,7 @@ _CONVS = (_OP_INDEX["nor_conv_1x1"], _OP_INDEX["nor_conv_3x3"])
 
 
 @SPACES.register()
-class NB201Space(DescribedSpace):
+class NB201Space(DescribedSpace, DrawableSpace):
     """NAS-Bench-201: one cell of four nodes, an operation on each of its six edges.
 
     Genome: six integers in ``0..4``, one per edge in NAS-Bench-201 string order
@@ -92,6 +93,12 @@ class NB201Space(DescribedSpace):
                         f"nb201 edge {edge!r} of node {node_id}: input index must be {source}")
                 genome.append(_OP_INDEX[op])
         return np.asarray(genome, dtype=np.int64)
+
+    def draw(self, genome: np.ndarray, path: str | Path) -> None:
+        """Draw the cell: four nodes, an operation box on each of the six edges (``none`` edges dashed)."""
+        from nsganet.spaces.drawing import draw_nb201
+
+        draw_nb201(self.edges(genome), path, title=f"nb201 cell: {self.to_string(genome)}")
 
     def analytic_costs(self, genome: np.ndarray, num_classes: int = 10, input_size: int = 32,
                        in_channels: int = 3, channels: int = 16, cells_per_stage: int = 5,

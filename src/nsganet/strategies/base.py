@@ -22,6 +22,9 @@ from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
 from nsganet.utils.checks import coerce_numeric_options
 
+#: The population (batch) size of every strategy, ``nsganet search --pop-size``'s default too.
+DEFAULT_POP_SIZE = 20
+
 
 @dataclasses.dataclass(frozen=True)
 class ProblemContext:
@@ -34,6 +37,11 @@ class ProblemContext:
     ``descriptors`` maps a genome matrix to data-free descriptors of what each
     network computes (a :class:`~nsganet.spaces.base.DescribedSpace`'s), which
     accuracy predictors can learn from.
+    ``violation`` (constrained runs only) maps a genome matrix and two rows of
+    objective values per genome, ``low`` and ``high`` (predicted or true, in
+    objective order; NaN: unknown), to each genome's total constraint
+    violation (0: feasible) at its most favourable values within
+    ``[low, high]``; costs that are not objectives are measured on the genome.
     """
 
     smallest: np.ndarray | None = None
@@ -41,6 +49,9 @@ class ProblemContext:
     cost_columns: tuple[int, ...] = ()
     costs: Callable[[np.ndarray], np.ndarray] | None = None
     descriptors: Callable[[np.ndarray], np.ndarray] | None = None
+    #: A warm start: the first batch of a run starts with these genomes, in order (see :meth:`Strategy.seeded`).
+    initial: np.ndarray | None = None
+    violation: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 @dataclasses.dataclass
@@ -50,7 +61,7 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: Capability: proposes by an accuracy predictor, pricing many unevaluated candidates by their costs.
     uses_surrogate: ClassVar[bool] = False
-    pop_size: int = 40
+    pop_size: int = DEFAULT_POP_SIZE
 
     def __post_init__(self) -> None:
         """Check that numeric options are numbers (they may come from a YAML file)."""
@@ -77,8 +88,12 @@ class Strategy(ABC):
         """
 
     @abstractmethod
-    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
-        """Objective values of evaluated genomes from the last batch (NaN rows: failed)."""
+    def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:
+        """Objective values of evaluated genomes from the last batch (NaN rows: failed).
+
+        ``V``, given in constrained runs only, holds their constraint violations
+        (0: feasible); strategies rank by Deb's constrained domination with it.
+        """
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable state after the last :meth:`tell`."""
@@ -91,6 +106,29 @@ class Strategy(ABC):
     def info(self) -> dict[str, Any]:
         """Strategy-specific figures for the per-generation stats file."""
         return {}
+
+    def seeded(self, n: int, archive: Archive,
+               fill: Callable[[int, set[tuple[int, ...]]], np.ndarray]) -> np.ndarray:
+        """A run's first batch: the warm start's genomes (``context.initial``), then ``fill`` up to ``n``.
+
+        Warm-start genomes already in ``archive`` or repeated are skipped; all
+        the others come first, even when they are ``n`` or more (then ``fill``
+        is asked for none). ``fill(k, taken)`` returns up to ``k`` genomes
+        outside ``taken`` (the keys of those before it) and the archive.
+        Without a warm start this is ``fill(n, set())``.
+        """
+        initial = self.context.initial
+        if initial is None or len(initial) == 0:
+            return fill(n, set())
+        taken: set[tuple[int, ...]] = set()
+        first = []
+        for genome in self.encoding.canonical(np.asarray(initial, dtype=np.int64).reshape(-1, self.encoding.n_var)):
+            key = genome_key(genome)
+            if key not in taken and key not in archive:
+                taken.add(key)
+                first.append(genome)
+        rest = fill(max(0, n - len(first)), taken)
+        return np.vstack([np.asarray(first, dtype=np.int64).reshape(len(first), self.encoding.n_var), rest])
 
     def sample_new(self, n: int, archive: Archive, taken: set[tuple[int, ...]],
                    propose: Callable[[], np.ndarray] | None = None, max_tries: int = 50,

@@ -3,7 +3,9 @@
 Binary tournament on rank and crowding distance, crossover and mutation, then
 survival of the best ``pop_size`` of parents and offspring by non-dominated
 sorting and crowding distance. Offspring already evaluated (or repeated within
-the batch) are discarded and regenerated, so every proposal costs budget.
+the batch) are discarded and regenerated, so every proposal costs budget. In a
+constrained run ranks follow Deb's constrained domination (tournaments and
+survival: feasible first, then by increasing violation).
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ class NSGA2(Strategy):
         super().setup(encoding, n_obj, budget, seed)
         self.pop_X = np.empty((0, encoding.n_var), dtype=np.int64)
         self.pop_F = np.empty((0, n_obj))
+        self.pop_V = np.zeros(0)
 
     # -- ask -------------------------------------------------------------------------------
     def ask(self, archive: Archive) -> np.ndarray:
-        if len(self.pop_X) == 0:
-            return self.sample_new(self.pop_size, archive, set())
+        if len(self.pop_X) == 0:  # a warm start's architectures first
+            return self.seeded(self.pop_size, archive, lambda n, taken: self.sample_new(n, archive, taken))
         return self.offspring(self.pop_size, archive, set())
 
     def mate(self, rank: np.ndarray, crowding: np.ndarray) -> np.ndarray:
@@ -63,16 +66,17 @@ class NSGA2(Strategy):
         return self.mutation(child, self.encoding, self.rng)
 
     def offspring(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
-        rank, crowding = rank_and_crowding(self.pop_F)
+        rank, crowding = rank_and_crowding(self.pop_F, self.pop_V)
         return self.sample_new(n, archive, taken, propose=lambda: self.mate(rank, crowding))
 
     # -- tell ------------------------------------------------------------------------------
-    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
+    def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:
         merged_X = np.vstack([self.pop_X, X])
         merged_F = np.vstack([self.pop_F, F])
-        keep = np.sort(survive(merged_F, self.pop_size))
+        merged_V = np.concatenate([self.pop_V, np.zeros(len(X)) if V is None else np.asarray(V, dtype=float)])
+        keep = np.sort(survive(merged_F, self.pop_size, merged_V))
         self.survivors = keep[keep >= len(self.pop_X)] - len(self.pop_X)  # rows of X that survived
-        self.pop_X, self.pop_F = merged_X[keep], merged_F[keep]
+        self.pop_X, self.pop_F, self.pop_V = merged_X[keep], merged_F[keep], merged_V[keep]
         self.generation += 1
 
     # -- state -----------------------------------------------------------------------------
@@ -80,6 +84,7 @@ class NSGA2(Strategy):
         state = super().state_dict()
         state["population"] = self.pop_X.tolist()
         state["objectives"] = [[None if np.isnan(v) else float(v) for v in row] for row in self.pop_F]
+        state["violation"] = [None if np.isnan(v) else float(v) for v in self.pop_V]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -88,3 +93,6 @@ class NSGA2(Strategy):
         self.pop_F = np.asarray(
             [[np.nan if v is None else v for v in row] for row in state["objectives"]], dtype=float
         ).reshape(-1, self.n_obj)
+        violation = state.get("violation")  # states of runs from before constraints: all feasible
+        self.pop_V = np.zeros(len(self.pop_X)) if violation is None else np.asarray(
+            [np.nan if v is None else v for v in violation], dtype=float).reshape(len(self.pop_X))

@@ -8,7 +8,8 @@ architectures, each node of a cell conditioned on every node before it (Fig. 5;
 ``bn_order`` N conditions on the N nodes before it instead). Exploitation
 starts with ``1 - rho = exploit_rate`` (25 %) of the offspring and then adapts
 rho by the softmax of the survival rates of the two kinds of offspring in the
-previous generation (Eq. 2).
+previous generation (Eq. 2). In a constrained run survival, tournaments and
+the network's ``top_k`` follow Deb's constrained domination (feasible first).
 """
 
 from __future__ import annotations
@@ -77,13 +78,13 @@ class NSGANetV1(NSGA2):
         return np.vstack([from_ga, from_bn])
 
     def fit_network(self, archive: Archive) -> UnitChainNetwork:
-        """The Bayesian network of the ``top_k`` archive members by rank and crowding."""
-        X, F = archive.successful()
-        best = X[survival_order(F)[: self.top_k]]
+        """The Bayesian network of the ``top_k`` archive members by (constrained) rank and crowding."""
+        X, F, V = archive.scored()
+        best = X[survival_order(F, V)[: self.top_k]]
         return UnitChainNetwork(self.encoding, self.bn_order, self.bn_prior).fit(best)
 
-    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
-        super().tell(X, F)
+    def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:
+        super().tell(X, F, V)
         origins = np.array([self._origin.get(genome_key(x), "init") for x in X])
         survived = np.zeros(len(X), dtype=bool)
         survived[self.survivors] = True

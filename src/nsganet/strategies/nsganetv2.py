@@ -23,8 +23,17 @@ first. Then every iteration:
    instead (``selection="spread"``);
 4. hand those to the study for true evaluation; they join the archive.
 
+In a constrained run (:attr:`ProblemContext.violation`) the candidates are
+screened before step 3: those that break a constraint on a cost (exact) or
+on a predicted objective even at their most favourable value within
+``kappa`` doubts of the prediction are removed (they fill the batch only,
+least violation first, when too few others are left). The archive's front is
+its feasible front, the NSGA-II on the surrogate ranks by constrained
+domination on the predictions, and the design of experiments draws from the
+architectures whose costs meet the constraints.
+
 The defaults were chosen on NAS-Bench-201 (``benchmarks/nb201_strategies.py``,
-``benchmarks/nb201_predictors.py``); the README lists what each change gained.
+``benchmarks/nb201_predictors.py``); ``docs/benchmarks.md`` lists what each change gained.
 
 Costs (FLOPs, parameters) of unevaluated candidates come from a cost function
 the study binds (:meth:`Strategy.bind`). Per iteration :meth:`info`
@@ -44,7 +53,7 @@ from nsganet.spaces.base import Encoding
 from nsganet.strategies.archive import Archive, genome_key
 from nsganet.strategies.base import STRATEGIES, Strategy
 from nsganet.strategies.operators import PolynomialMutation, UniformCrossover, check_variation_options
-from nsganet.strategies.ranking import binary_tournament, rank_and_crowding, survive
+from nsganet.strategies.ranking import binary_tournament, feasible_front, rank_and_crowding, survive
 from nsganet.strategies.subset import select_front_fill, select_hypervolume, select_spread
 from nsganet.surrogates import (
     TARGETS,
@@ -142,26 +151,35 @@ class NSGANetV2(Strategy):
 
     # -- ask -------------------------------------------------------------------------------
     def ask(self, archive: Archive) -> np.ndarray:
-        if len(archive) == 0:
-            return self.design_of_experiments(archive)
-        X, F = archive.successful()
+        if len(archive) == 0:  # a warm start's architectures first, then the design fills up to its size
+            return self.seeded(self.doe_size, archive, lambda n, taken: self.design_of_experiments(archive, n, taken))
+        X, F, V = archive.scored()
         if len(X) < 2:  # too little to fit on: explore
             return self.sample_new(self.n_candidates, archive, set())
-        models = self.fit(X, F)
+        models = self.fit(X, F)  # on every success, feasible or not: the predictor learns from all
         if self.enumerates:
             pool_X, features, costs, position = self.all_candidates()
             fresh = np.ones(len(pool_X), dtype=bool)
             fresh[[position[key] for key in archive.keys if key in position]] = False
         else:
-            pool_X = self.surrogate_search(models, X, F)
+            pool_X = self.surrogate_search(models, X, F, V)
             costs = self.cost_matrix(pool_X)
             features = self.encode(pool_X)
             fresh = np.array([genome_key(x) not in archive for x in pool_X], dtype=bool)
         cand_X = pool_X[fresh]
         mean, spread = self.predict(models, features[fresh])
         expected = self.objective_matrix(mean, costs[fresh])
-        chosen = self.select(expected, self.objective_matrix(mean - self.kappa * spread, costs[fresh]),
-                             F[rank_and_crowding(F)[0] == 0])
+        optimistic = self.objective_matrix(mean - self.kappa * spread, costs[fresh])
+        passed, fill = np.arange(len(cand_X)), np.empty(0, dtype=np.int64)
+        if self.context.violation is not None:  # screen: exact costs, predictions within kappa doubts
+            pessimistic = self.objective_matrix(mean + self.kappa * spread, costs[fresh])
+            violation = self.context.violation(cand_X, optimistic, pessimistic)
+            passed = np.flatnonzero(violation <= 0)
+            failed = np.flatnonzero(violation > 0)
+            fill = failed[np.argsort(violation[failed], kind="stable")]
+        chosen = passed[self.select(expected[passed], optimistic[passed], feasible_front(F, V))]
+        if len(chosen) < self.n_candidates and len(fill):  # too few pass: the least violation next
+            chosen = np.concatenate([chosen, fill[:self.n_candidates - len(chosen)]])
         batch = cand_X[chosen]
         self.pending = {genome_key(x): [float(f[j]) for j in self.predicted_columns]
                         for x, f in zip(batch, expected[chosen])}
@@ -186,8 +204,11 @@ class NSGANetV2(Strategy):
             chosen = np.sort(np.concatenate([chosen, rest[more]]))
         return chosen
 
-    def design_of_experiments(self, archive: Archive) -> np.ndarray:
+    def design_of_experiments(self, archive: Archive, n: int | None = None,
+                              taken: set[tuple[int, ...]] | None = None) -> np.ndarray:
         """The smallest and largest architectures of the space, then distinct ones spread over the cost range.
+
+        ``n`` architectures (the DOE size by default; none for 0) outside ``taken`` (a warm start's).
 
         With ``doe="cost"`` and a cost objective, a pool of random architectures
         is cut into as many equal slices of the first cost objective's range as
@@ -198,22 +219,42 @@ class NSGANetV2(Strategy):
         smallest, largest = self.context.smallest, self.context.largest
         corners = (self.encoding.lower if smallest is None else smallest,
                    self.encoding.upper if largest is None else largest)
-        taken: set[tuple[int, ...]] = set()
+        n, taken = self.doe_size if n is None else n, set() if taken is None else taken
         first = []
-        for genome in corners:
+        for genome in corners if n > 0 else ():
             genome = self.encoding.canonical(genome)
             if genome_key(genome) not in taken:
                 taken.add(genome_key(genome))
-                first.append(genome)
-        n_rest = max(0, self.doe_size - len(first))
+                if self.context.violation is None or self.cost_violation(genome[None])[0] <= 0:
+                    first.append(genome)
+        n_rest = max(0, n - len(first))
         if self.doe == "cost" and self.cost_columns and self.context.costs is not None and n_rest > 1:
             rest = self._cost_spread(n_rest, archive, taken)
+        elif self.context.violation is not None and n_rest:  # constrained: uniformly among those that may pass
+            rest = self._screened_pool(n_rest, archive, taken)[:n_rest]
         else:
             rest = self.sample_new(n_rest, archive, taken)
         return np.vstack([np.asarray(first, dtype=np.int64).reshape(-1, self.encoding.n_var), rest])
 
-    def _cost_spread(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
+    def cost_violation(self, X: np.ndarray) -> np.ndarray:
+        """Violation of the constraints on costs alone (known before evaluation; predicted objectives unknown)."""
+        assert self.context.violation is not None
+        rows = self.objective_matrix(np.full((len(X), len(self.predicted_columns)), np.nan), self.cost_matrix(X))
+        return self.context.violation(X, rows, rows)
+
+    def _screened_pool(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
+        """Random architectures not evaluated nor ``taken``; constrained: those whose costs pass the constraints
+        (at least ``n``: with too few, the least violation next), in the order drawn."""
         pool = self.sample_new(max(20 * n, 500), archive, set(taken), fallback=False)
+        if self.context.violation is None or len(pool) == 0:
+            return pool
+        violation = self.cost_violation(pool)
+        order = np.argsort(violation, kind="stable")
+        keep = max(n, int(np.sum(violation <= 0)))
+        return pool[np.sort(order[:keep])]
+
+    def _cost_spread(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
+        pool = self._screened_pool(n, archive, taken)
         if len(pool) <= n:  # a tiny space: everything left
             return pool
         cost = self.cost_matrix(pool)[:, 0]
@@ -283,13 +324,16 @@ class NSGANetV2(Strategy):
         costs = self.cost_matrix(X)
         return self.objective_matrix(self.predict(models, self.encode(X))[0], costs)
 
-    def surrogate_search(self, models: list[list[Predictor]], X: np.ndarray, F: np.ndarray) -> np.ndarray:
+    def surrogate_search(self, models: list[list[Predictor]], X: np.ndarray, F: np.ndarray,
+                         V: np.ndarray | None = None) -> np.ndarray:
         """NSGA-II on the surrogate, seeded with the archive's best; returns every genome it visited.
 
         The visited genomes, not only the final population, are the candidates:
-        the selection then weighs the predictor's doubt over all of them.
+        the selection then weighs the predictor's doubt over all of them. In a
+        constrained run (``V``: the archive's violations) it ranks by
+        constrained domination, on the predicted violation of its genomes.
         """
-        order = survive(F, self.pop_size)
+        order = survive(F, self.pop_size, V)
         pop_X = X[order]
         keys = {genome_key(x) for x in pop_X}
         if len(pop_X) < self.pop_size:
@@ -297,10 +341,11 @@ class NSGANetV2(Strategy):
                                     self.pop_size - len(pop_X), keys)
             pop_X = np.vstack([pop_X, extra])
         pop_F = self.evaluate(models, pop_X)
+        pop_V = self._predicted_violation(pop_X, pop_F)
         visited = [pop_X]
         seen = {genome_key(x) for x in pop_X}
         for _ in range(self.generations):
-            rank, crowding = rank_and_crowding(pop_F)
+            rank, crowding = rank_and_crowding(pop_F, pop_V)
             children = self._offspring(pop_X, rank, crowding, self.pop_size, keys)
             if len(children) == 0:
                 break
@@ -310,10 +355,17 @@ class NSGANetV2(Strategy):
             visited.append(children[new])
             merged_X = np.vstack([pop_X, children])
             merged_F = np.vstack([pop_F, children_F])
-            keep = survive(merged_F, self.pop_size)
+            merged_V = None if pop_V is None else np.concatenate([pop_V, self._predicted_violation(children,
+                                                                                                 children_F)])
+            keep = survive(merged_F, self.pop_size, merged_V)
             pop_X, pop_F = merged_X[keep], merged_F[keep]
+            pop_V = None if merged_V is None else merged_V[keep]
             keys = {genome_key(x) for x in pop_X}
         return np.vstack(visited)
+
+    def _predicted_violation(self, X: np.ndarray, F: np.ndarray) -> np.ndarray | None:
+        """Constraint violation of genomes at their surrogate objective rows ``F`` (None: unconstrained)."""
+        return None if self.context.violation is None else self.context.violation(X, F, F)
 
     def _offspring(self, pop_X: np.ndarray, rank: np.ndarray, crowding: np.ndarray, n: int,
                    keys: set[tuple[int, ...]], max_tries: int = 20) -> np.ndarray:
@@ -334,7 +386,7 @@ class NSGANetV2(Strategy):
         return np.asarray(out, dtype=np.int64).reshape(len(out), self.encoding.n_var)
 
     # -- tell ------------------------------------------------------------------------------
-    def tell(self, X: np.ndarray, F: np.ndarray) -> None:
+    def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:
         """Score the predictor on the candidates just evaluated (the original's per-iteration figures)."""
         self.last = {}
         rows = [(self.pending[genome_key(x)], f) for x, f in zip(X, F)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from nsganet.train.checkpoint import Checkpointed, TrainingListener
-from nsganet.utils.files import atomic_write
+from nsganet.utils.files import atomic_write, printable_name
 from nsganet.utils.plotting import pyplot, save_figure
 
 CURVES_CSV, CURVES_PNG = "curves.csv", "curves.png"
@@ -34,6 +34,24 @@ def write_curves(history: Mapping[str, list[float]], path: Path) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def read_curves(path: str | Path) -> dict[str, list[float]]:
+    """The history in a ``curves.csv`` (empty cells as NaN); a file that is not one is a :class:`ValueError`."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or set(CURVE_COLUMNS) - set(rows[0]):
+        raise ValueError(f"{path} is not a curves file: it needs the columns {', '.join(CURVE_COLUMNS)}")
+    return {name: [float(row[name]) if row[name] not in ("", None) else math.nan for row in rows]
+            for name in CURVE_COLUMNS}
+
+
+def curves_title(folder: str | Path, model: str, history: Mapping[str, list[float]]) -> str:
+    """``arch-00092 (trained): MicroNetwork, best epoch 21 (validation accuracy 98.61 %)``."""
+    best = best_epoch_of(history)
+    valid = history["valid_acc"][best - 1] if best else math.nan
+    return (f"{network_label(folder)}: {model}, best epoch {best}"
+            + ("" if math.isnan(valid) else f" (validation accuracy {valid:.2f} %)"))
+
+
 def plot_curves(history: Mapping[str, list[float]], path: Path, title: str = "") -> None:
     """``curves.png``: training loss, and training and validation accuracy, per epoch."""
     plt = pyplot()
@@ -48,12 +66,24 @@ def plot_curves(history: Mapping[str, list[float]], path: Path, title: str = "")
     right.set_xlabel("epoch")
     right.set_ylabel("accuracy (%)")
     right.legend(loc="lower right", fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (left, right):
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
+
+
+def network_label(folder: str | Path) -> str:
+    """How figures name the network of a folder: ``arch-00092``, or ``arch-00092 (trained)`` for the ``train``
+    folder ``nsganet train`` writes into it."""
+    folder = Path(folder).resolve()
+    if folder.name == "train" and folder.parent.name:
+        return f"{printable_name(folder.parent.name)} (trained)"
+    return printable_name(folder.name)
 
 
 def best_epoch_of(history: Mapping[str, list[float]]) -> int:
@@ -82,4 +112,4 @@ class CurvesWriter(TrainingListener):
     def on_end(self, run: Checkpointed, history: Mapping[str, list[float]]) -> None:
         if history["epoch"]:
             write_curves(history, self.out / CURVES_CSV)
-            plot_curves(history, self.out / CURVES_PNG, title=f"{self.label}, best epoch {best_epoch_of(history)}")
+            plot_curves(history, self.out / CURVES_PNG, title=curves_title(self.out, self.label, history))

@@ -90,3 +90,26 @@ def amp_dtype(mode: str, device: Any) -> Any:
     if mode == "fp16" and not cuda:
         raise ConfigError("fp16 mixed precision needs a CUDA device; use --amp bf16 on the CPU")
     return torch.bfloat16 if mode == "bf16" else torch.float16
+
+
+def machine_description() -> dict[str, Any]:
+    """The machine this process runs on: platform, CPU model and cores, Python and torch versions, GPUs."""
+    import platform
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() \
+        else []
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu, "cpu_count": os.cpu_count(),
+            "gpus": gpus, "python": sys.version.split()[0], "torch": torch.__version__}
+

@@ -72,6 +72,11 @@ def read_text(path: str | Path, what: str = "", error: type[NsganetError] = Nsga
         raise error(f"cannot read {what + ' ' if what else ''}{path}: {reason}{hint}") from None
 
 
+def printable_name(name: str) -> str:
+    """A file name as text that encodes to UTF-8: bytes that are not UTF-8 are written as ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
+
+
 def safe_name(text: object, fallback: str = "unnamed") -> str:
     """``text`` as a single file or folder name that cannot leave the folder it is joined to.
 
