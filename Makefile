@@ -47,6 +47,8 @@ bench: setup
 	$(BIN)/python benchmarks/nb201_strategies.py --seeds 30 --budgets 300,1000 --out benchmarks/results/ablation \
 		--strategies random,nsga2,nsganetv1,nsganetv1-nobn,nsganetv1-tau1/3,nsganetv1-tau9/10
 	$(BIN)/python benchmarks/nb201_predictors.py --features structure,onehot
+	$(BIN)/python benchmarks/nb201_constrained.py --seeds 10 --budgets 100,300 --workers 2
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/cluster_simulation.py
 	$(BIN)/python benchmarks/supernet_inheritance.py
 	$(BIN)/python benchmarks/trainer_throughput.py
 	$(BIN)/python benchmarks/trainer_throughput.py --recipe --images 2048 --rounds 3

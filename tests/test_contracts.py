@@ -14,7 +14,7 @@ import pytest
 from contract_evaluations import fails_on_odd, setup_mistake, square
 
 from nsganet.errors import NsganetError
-from nsganet.executors import EXECUTORS, ExecutorSettings, make_executor
+from nsganet.executors import EXECUTORS, AsyncExecutor, ExecutorSettings, make_executor
 from nsganet.search.constraints import Constraint
 from nsganet.spaces import SPACES, get_space
 from nsganet.strategies import STRATEGIES, Archive, get_strategy
@@ -105,6 +105,42 @@ def test_every_strategy_takes_failed_evaluations(name):
     assert len(strategy.ask(archive)) > 0
 
 
+def run_async(strategy, archive, steps, pending, workers=3):
+    """Keep ``workers`` evaluations pending, finishing the second oldest each step; the proposals in order."""
+    asked = []
+    for _ in range(steps):
+        X = strategy.ask_async(archive, workers - len(pending), np.array(pending, dtype=np.int64).reshape(-1, 6))
+        assert X.dtype == np.int64 and X.shape == (workers - len(pending), SPACE.encoding.n_var)
+        keys = [tuple(int(v) for v in x) for x in X]
+        assert len(set(keys)) == len(keys) and not set(keys) & set(pending) and not any(x in archive for x in X)
+        assert all(SPACE.encoding.contains(x) for x in X) and np.array_equal(SPACE.encoding.canonical(X), X)
+        asked += keys
+        pending += keys
+        x = np.array(pending.pop(1))
+        f = landscape(x)[0]
+        archive.add(x, f)
+        strategy.tell_async(x, f)
+    return asked
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_every_async_strategy_proposes_new_genomes_off_pending_ones_and_resumes_exactly(name):
+    strategy, archive, pending = new_strategy(name, seed=9), Archive(SPACE.encoding.n_var, 2), []
+    if not strategy.supports_async:
+        with pytest.raises(NsganetError, match="async"):
+            strategy.ask_async(archive, 1, np.empty((0, SPACE.encoding.n_var), dtype=np.int64))
+        return
+    run_async(strategy, archive, 15, pending)
+    assert strategy.generation == 15 // strategy.pop_size
+    state = json.loads(json.dumps(strategy.state_dict()))
+    resumed = new_strategy(name, seed=1234)
+    resumed.load_state_dict(state)
+    replay = Archive(SPACE.encoding.n_var, 2)
+    for x, f in zip(archive.X, archive.F):
+        replay.add(x, f)
+    assert run_async(strategy, archive, 10, list(pending)) == run_async(resumed, replay, 10, list(pending))
+
+
 # -- executors ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ray_address():
@@ -172,6 +208,43 @@ def test_every_executor_raises_a_setup_mistake(executor_settings):
     try:
         with pytest.raises(NsganetError, match="data directory is missing"):
             list(executor.map_unordered([0, 1]))
+    finally:
+        executor.close()
+
+
+def test_every_executor_runs_evaluations_one_at_a_time_as_slots_free_up(executor_settings):
+    executor = make_executor(fails_on_odd, executor_settings)
+    try:
+        assert isinstance(executor, AsyncExecutor) and executor.slots >= 1
+        seen = []
+        for index in (10, 11, 12):  # more than the slots: the rest wait their turn
+            executor.submit(index, index)
+        assert executor.in_flight() == 3
+        for index in (13, 14):
+            seen.append(executor.next_outcome())
+            executor.submit(index, index)  # a freed slot is filled at once
+        while executor.in_flight():
+            seen.append(executor.next_outcome())
+        assert sorted(o.index for o in seen) == [10, 11, 12, 13, 14]
+        for o in seen:
+            if o.index % 2:
+                assert o.objectives is None and o.reason == f"ValueError: item {o.index} is odd" and o.detail
+            else:
+                assert o.reason is None and o.objectives == square(o.index) and o.seconds >= 0
+        again = list(executor.map_unordered([2]))  # batches still work after evaluations one at a time
+        assert [o.objectives for o in again] == [square(2)]
+        executor.submit(7, 4)
+        assert executor.next_outcome().index == 7
+    finally:
+        executor.close()
+
+
+def test_every_executor_raises_a_setup_mistake_one_at_a_time(executor_settings):
+    executor = make_executor(setup_mistake, executor_settings)
+    try:
+        executor.submit(0, 0)
+        with pytest.raises(NsganetError, match="data directory is missing"):
+            executor.next_outcome()
     finally:
         executor.close()
 

@@ -224,3 +224,43 @@ def test_workers_that_die_before_evaluating_fail_the_batch_after_the_retries():
         pool.close()
     assert sorted(o.index for o in outcomes) == [0, 1, 2]
     assert {o.reason for o in outcomes} == {"worker processes keep dying before they evaluate (2 attempts)"}
+
+
+def test_one_at_a_time_only_the_evaluation_that_kills_its_worker_fails_the_others_are_rerun():
+    pool = ProcessPoolExecutor(one_kills_its_worker, workers=2, threads=1, retries=1)
+    outcomes = []
+    try:
+        todo = list(range(8))
+        for item in todo[:pool.slots]:
+            pool.submit(item, item)
+        todo = todo[pool.slots:]
+        while pool.in_flight():
+            outcomes.append(pool.next_outcome())
+            if todo:  # the freed slot gets the next evaluation at once
+                pool.submit(todo[0], todo.pop(0))
+    finally:
+        pool.close()
+    outcomes.sort(key=lambda o: o.index)
+    assert [o.index for o in outcomes] == list(range(8))
+    assert outcomes[1].reason == "worker process died (2 attempts)"
+    assert all(o.reason is None and o.objectives == {"value": float(o.index)} for o in outcomes if o.index != 1)
+
+
+def test_one_at_a_time_a_worker_that_died_once_is_retried_and_dying_workers_fail_after_the_retries(tmp_path):
+    pool = ProcessPoolExecutor(die_once, workers=2, retries=1)
+    try:
+        pool.submit(5, str(tmp_path / "marker"))
+        outcome = pool.next_outcome()
+    finally:
+        pool.close()
+    assert (outcome.index, outcome.reason, outcome.objectives) == (5, None, {"value": 1.0})
+    dying = ProcessPoolExecutor(Unloadable(), workers=2, threads=1, retries=1)
+    try:
+        for index in (0, 1, 2):
+            dying.submit(index, index)
+        outcomes = [dying.next_outcome() for _ in range(3)]
+        assert dying.in_flight() == 0
+    finally:
+        dying.close()
+    assert sorted(o.index for o in outcomes) == [0, 1, 2]
+    assert {o.reason for o in outcomes} == {"worker processes keep dying before they evaluate (2 attempts)"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from nsganet.costs.model import CostModel, LatencyModel
 from nsganet.errors import ConfigError
 from nsganet.evaluators import Evaluator, EvaluatorRequest, evaluator_kind
 from nsganet.evaluators.base import trains_at_epochs
-from nsganet.executors import ExecutorSettings
+from nsganet.executors import EvaluationFn, Executor, ExecutorSettings
 from nsganet.search.callbacks import Callback, run_writers
 from nsganet.search.constraints import check_measurable, parse_constraints
 from nsganet.search.fidelity import Fidelity
@@ -29,7 +29,7 @@ from nsganet.search.objectives import parse_objectives
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import EVALUATOR_KEY, RunDirectory, network_options, search_split, trains
-from nsganet.search.study import Study
+from nsganet.search.study import Study, check_schedule
 from nsganet.search.warmstart import init_strings
 from nsganet.spaces import SearchSpace, SupernetSpace, get_space
 from nsganet.strategies import Strategy, get_strategy
@@ -42,7 +42,8 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
            objectives: str | Sequence[str] = ("error", "flops"), strategy: str | Strategy = "nsganetv1",
            budget: int | None = None, seed: int = 0, out: str | Path | None = None, *,
            resume: bool = False, progress: bool = True, plots: bool = True, callbacks: Iterable[Callback] = (),
-           init: Sequence[str | Sequence[int]] | None = None, **options: Any) -> SearchResult:
+           init: Sequence[str | Sequence[int]] | None = None,
+           executor_factory: Callable[[EvaluationFn], Executor] | None = None, **options: Any) -> SearchResult:
     """Search ``space`` for architectures trading off ``objectives``.
 
     Architectures are scored by ``evaluator`` — any function from an
@@ -63,6 +64,8 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
     ``constraints=["flops<=300", "latency<=5"]``: hard constraints, in the
     units the run reports each value; architectures that break one never join
     the front, and strategies rank them after the feasible ones.
+    ``executor_factory`` makes the executor from the evaluation function instead
+    of the configured one, e.g. a :class:`~nsganet.executors.simulated.SimulatedCluster`.
     """
     if init is not None:
         if "init_archs" in options:
@@ -76,13 +79,14 @@ def search(space: str | SearchSpace = "micro", evaluator: Evaluator | None = Non
         **{k: str(v) if isinstance(v, Path) else v for k, v in options.items()},
     })
     return run_config(config, space=space, evaluator=evaluator, strategy=strategy, resume=resume,
-                      progress=progress, plots=plots, callbacks=callbacks)
+                      progress=progress, plots=plots, callbacks=callbacks, executor_factory=executor_factory)
 
 
 def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
                evaluator: Evaluator | None = None, strategy: str | Strategy | None = None,
                resume: bool = False, progress: bool = True, plots: bool = True,
-               callbacks: Iterable[Callback] = ()) -> SearchResult:
+               callbacks: Iterable[Callback] = (),
+               executor_factory: Callable[[EvaluationFn], Executor] | None = None) -> SearchResult:
     """Run the search a validated :class:`SearchConfig` describes (objects may replace names)."""
     if evaluator is not None and config.uses_table:
         raise ConfigError("give either an evaluator function or a table, not both")
@@ -104,6 +108,7 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
     if config.supernet is not None and not inherits:
         raise ConfigError("--supernet applies to a supernet space (e.g. mobilenetv3) scored on a dataset")
     fidelity = _fidelity(config, evaluator, inherits)
+    check_schedule(config.schedule, strategy_obj, fidelity)
     build_options = network_options(config, space_obj, training)
     if config.build_options:  # their values too, before anything is written: one network is built
         space_obj.build(space_obj.smallest(), **build_options)
@@ -136,7 +141,8 @@ def run_config(config: SearchConfig, *, space: str | SearchSpace | None = None,
 
             writers.append(SearchPlots())
         study = Study(problem, strategy_obj, config.budget, config.seed, run.path, recorded, resume=resume,
-                      executor=executor, callbacks=[*writers, *callbacks], fidelity=fidelity)
+                      executor=executor, callbacks=[*writers, *callbacks], fidelity=fidelity,
+                      executor_factory=executor_factory, schedule=config.schedule)
         return study.run()
 
 

@@ -25,6 +25,7 @@ from nsganet.errors import ConfigError
 from nsganet.executors import EXECUTORS
 from nsganet.robustness import DEFAULT_EPS
 from nsganet.search.constraints import canonical as canonical_constraints
+from nsganet.search.schedule import GENERATIONAL, SCHEDULES
 from nsganet.spaces import SPACES
 from nsganet.strategies import STRATEGIES
 from nsganet.strategies.base import DEFAULT_POP_SIZE
@@ -115,6 +116,9 @@ class SearchConfig:
 
     space: str = option("micro", "search space", choices=SPACES.names)
     strategy: str = option("nsganetv1", "search strategy", choices=STRATEGIES.names, scores=False)
+    schedule: str = option(GENERATIONAL, "generational: evaluate a batch, wait for its slowest, tell the strategy; "
+                           "async: give each free worker a new architecture at once", choices=lambda: SCHEDULES,
+                           scores=False)
     objectives: list[str] = option(["error", "flops"], "comma-separated objectives to minimise ('nsganet list' "
                                    "shows them)", metavar="A,B", parse=str, scores=False)
     budget: int = option(120, "distinct architectures to evaluate", metavar="N", bound=POSITIVE_INT, scores=False)

@@ -8,6 +8,14 @@ in the set-up (:class:`~nsganet.errors.NsganetError`) raised.
 from __future__ import annotations
 
 from nsganet.executors import pool, ray  # noqa: F401  (they register their kinds)
-from nsganet.executors.base import EXECUTORS, EvaluationFn, Executor, ExecutorSettings, Outcome, make_executor
+from nsganet.executors.base import (
+    EXECUTORS,
+    AsyncExecutor,
+    EvaluationFn,
+    Executor,
+    ExecutorSettings,
+    Outcome,
+    make_executor,
+)
 
-__all__ = ["EXECUTORS", "EvaluationFn", "Executor", "ExecutorSettings", "Outcome", "make_executor"]
+__all__ = ["EXECUTORS", "AsyncExecutor", "EvaluationFn", "Executor", "ExecutorSettings", "Outcome", "make_executor"]

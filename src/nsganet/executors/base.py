@@ -2,7 +2,8 @@
 
 An executor receives the evaluation function once and a batch of items per
 call; :meth:`Executor.map_unordered` yields an :class:`Outcome` per item, in
-any order. Executors only compute: the caller alone writes results down. The
+any order. Executors that can also take one item at a time as workers free up
+implement :class:`AsyncExecutor` besides. Executors only compute: the caller alone writes results down. The
 kinds a run chooses from (``local``: in this process or a process pool;
 ``ray``: tasks of a Ray cluster) register at their definition site in
 :data:`EXECUTORS`.
@@ -14,7 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from nsganet.errors import NsganetError
 from nsganet.registry import Registry
@@ -63,6 +64,29 @@ class Executor(Protocol):
     def map_unordered(self, items: Sequence[Any]) -> Iterator[Outcome]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncExecutor(Protocol):
+    """Capability of an executor that evaluates one item at a time as slots free up (``--schedule async``).
+
+    :meth:`submit` starts an evaluation (queued when every slot is busy),
+    :meth:`next_outcome` blocks until one submitted evaluation completes and
+    returns its :class:`Outcome` (``index``: the index it was submitted with;
+    failures, and worker deaths past the retries, as failed outcomes, as
+    :meth:`Executor.map_unordered` reports them).
+    """
+
+    #: How many evaluations run at once.
+    slots: int
+
+    def submit(self, index: int, item: Any) -> None: ...
+
+    def next_outcome(self) -> Outcome: ...
+
+    def in_flight(self) -> int:
+        """Evaluations submitted whose outcome :meth:`next_outcome` has not returned yet."""
+        ...
 
 
 @dataclass(frozen=True)

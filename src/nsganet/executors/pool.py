@@ -30,7 +30,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -162,6 +163,11 @@ class ProcessPoolExecutor:
     so that an evaluation that kills its worker again is identified and the
     others are not blamed for it; one that dies alone more than ``retries``
     times is reported as failed.
+
+    As an :class:`~nsganet.executors.base.AsyncExecutor` it has ``workers``
+    slots: :meth:`submit` hands one evaluation to the pool at once and
+    :meth:`next_outcome` waits for the first to complete; a dead worker is
+    handled as above (suspects run again alone, the others wait meanwhile).
     """
 
     def __init__(self, fn: EvaluationFn, workers: int, threads: int | None = None,
@@ -176,6 +182,18 @@ class ProcessPoolExecutor:
         self._pool: cf.ProcessPoolExecutor | None = None
         self._running: Any = None
         self._in_round = False  # a round was submitted and has not been seen through: its workers may be busy
+        # one at a time (AsyncExecutor): items by index until their outcome is returned, futures in the pool,
+        # items waiting for the pool, suspects to run alone, the suspect running alone, outcomes to return
+        self._items: dict[int, Any] = {}
+        self._futures: dict[cf.Future[Outcome], int] = {}
+        self._backlog: list[int] = []
+        self._alone: list[int] = []
+        self._solo: int | None = None
+        self._ready: deque[Outcome] = deque()
+        self._attempts: dict[int, int] = {}
+        self._submitted: dict[int, float] = {}
+        self._idle_breaks = 0
+        self._progressed = False
 
     def _ensure_pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
@@ -250,6 +268,110 @@ class ProcessPoolExecutor:
                 self._in_round = False
                 self.close()
         self._in_round = False
+
+    # -- one at a time (AsyncExecutor) ----------------------------------------------------------
+    @property
+    def slots(self) -> int:
+        """Evaluations that run at once: one per worker."""
+        return self.workers
+
+    def in_flight(self) -> int:
+        return len(self._items)
+
+    def submit(self, index: int, item: Any) -> None:
+        if index in self._items:
+            raise ValueError(f"evaluation {index} is already in flight")
+        self._items[index], self._submitted[index] = item, time.perf_counter()
+        self._backlog.append(index)
+        self._dispatch()
+
+    def next_outcome(self) -> Outcome:
+        while not self._ready:
+            self._dispatch()
+            if not self._futures:
+                raise RuntimeError("next_outcome called with no evaluation submitted")
+            done, _ = cf.wait(list(self._futures), return_when=cf.FIRST_COMPLETED)
+            self._collect(done)
+        outcome = self._ready.popleft()
+        del self._items[outcome.index]
+        self._attempts.pop(outcome.index, None)
+        self._submitted.pop(outcome.index, None)
+        return outcome
+
+    def _dispatch(self) -> None:
+        """Hand waiting items to the pool: a suspect only alone on an idle pool, the others once none is left."""
+        if self._solo is not None:
+            return
+        if self._alone:
+            if self._futures:
+                return
+            batch = [self._alone.pop(0)]
+            self._solo = batch[0]
+        else:
+            batch, self._backlog = self._backlog, []
+        if not batch:
+            return
+        pool = self._ensure_pool()
+        self._in_round = True
+        with _sigint_held():  # submitting starts the workers
+            for index in batch:
+                self._futures[pool.submit(_run_in_worker, index, self._items[index])] = index
+
+    def _collect(self, done: Iterable[cf.Future[Outcome]]) -> None:
+        """Take the outcomes of completed futures; where the pool broke, sort out what to run again."""
+        broken: list[int] = []
+        for future in sorted(done, key=self._futures.__getitem__):
+            index = self._futures.pop(future)
+            if index == self._solo:
+                self._solo = None
+            try:
+                self._ready.append(future.result())
+                self._progressed = True
+            except BrokenProcessPool:
+                broken.append(index)
+        if broken:
+            self._recover(broken)
+        self._in_round = bool(self._futures)
+
+    def _recover(self, broken: list[int]) -> None:
+        """The pool broke: every worker is gone; suspects (running) go alone, the queued back to the backlog."""
+        running = {int(i) for i in self._running if i >= 0}
+        rest = dict(self._futures)
+        cf.wait(list(rest))  # a broken pool fails every future at once
+        for future, index in sorted(rest.items(), key=lambda pair: pair[1]):
+            try:
+                self._ready.append(future.result())
+                self._progressed = True
+            except BrokenProcessPool:
+                broken.append(index)
+        self._futures.clear()
+        self._solo = None
+        self._in_round = False
+        self.close()
+        suspects = sorted(i for i in broken if i in running)
+        requeue = sorted(i for i in broken if i not in running)
+        self._idle_breaks = 0 if self._progressed or suspects else self._idle_breaks + (1 if requeue else 0)
+        self._progressed = False
+        if self._idle_breaks > self.retries:
+            for index in requeue:
+                self._ready.append(Outcome(index, None, f"worker processes keep dying before they evaluate "
+                                                        f"({attempts_text(self._idle_breaks)})", self._age(index)))
+            requeue = []
+        self._backlog = requeue + self._backlog
+        for index in suspects:
+            if len(suspects) == 1:  # it was running alone when its worker died: the attempt counts
+                self._attempts[index] = self._attempts.get(index, 0) + 1
+            if self._attempts.get(index, 0) > self.retries:
+                self._ready.append(Outcome(index, None, f"worker process died "
+                                                        f"({attempts_text(self._attempts[index])})", self._age(index)))
+            else:
+                self._alone.append(index)
+        if suspects:
+            logger.warning("a worker process died during evaluation(s) %s; running them again one at a time on a "
+                           "new pool", suspects)
+
+    def _age(self, index: int) -> float:
+        return time.perf_counter() - self._submitted.get(index, time.perf_counter())
 
     def close(self) -> None:
         """Shut the pool down; the workers of an abandoned round are killed, not waited for."""

@@ -15,6 +15,7 @@ Every node needs nsganet and the data files at the same paths as the driver;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -61,6 +62,10 @@ class RayExecutor:
     ``address`` is that of a running cluster (``ray start --head`` prints it;
     ``auto`` finds the local one); without it a Ray instance is started on
     this machine for the length of the run.
+
+    As an :class:`~nsganet.executors.base.AsyncExecutor` each :meth:`submit`
+    is one task and :meth:`next_outcome` waits (``ray.wait``) for the first
+    to complete; :attr:`slots` is how many tasks the live nodes can run at once.
     """
 
     def __init__(self, fn: EvaluationFn, address: str | None = None, cpus_per_eval: float = 1.0,
@@ -83,6 +88,9 @@ class RayExecutor:
         self._threads = max(1, int(cpus_per_eval))
         self._task = ray.remote(_evaluate_task).options(
             num_cpus=cpus_per_eval, num_gpus=gpus_per_eval, max_retries=retries, retry_exceptions=False)
+        self._cpus, self._gpus = cpus_per_eval, gpus_per_eval
+        self._refs: dict[Any, int] = {}  # tasks submitted one at a time, by reference, with their index
+        self._submitted: dict[int, float] = {}
 
     def _check_resources(self, cpus: float, gpus: float) -> None:
         """Refuse tasks no node of the cluster could ever run (they would wait forever)."""
@@ -112,6 +120,33 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             raise
 
+    @property
+    def slots(self) -> int:
+        """Tasks the live nodes can run at once (at least 1)."""
+        fits = 0
+        for node in self.ray.nodes():
+            if node.get("Alive"):
+                resources = node["Resources"]
+                n = int(resources.get("CPU", 0) // self._cpus)
+                if self._gpus > 0:
+                    n = min(n, int(resources.get("GPU", 0) // self._gpus))
+                fits += n
+        return max(1, fits)
+
+    def in_flight(self) -> int:
+        return len(self._refs)
+
+    def submit(self, index: int, item: Any) -> None:
+        self._refs[self._task.remote(self._fn, index, item, self._threads)] = index
+        self._submitted[index] = time.perf_counter()
+
+    def next_outcome(self) -> Outcome:
+        if not self._refs:
+            raise RuntimeError("next_outcome called with no evaluation submitted")
+        done, _ = self.ray.wait(list(self._refs), num_returns=1)
+        index = self._refs.pop(done[0])
+        return self._outcome(done[0], index, time.perf_counter() - self._submitted.pop(index))
+
     def _outcome(self, ref: Any, index: int, seconds: float) -> Outcome:
         """The task's outcome, or a failed one when its worker or node died on every attempt."""
         exceptions = self.ray.exceptions
@@ -129,6 +164,10 @@ class RayExecutor:
             return Outcome(index, None, reason, seconds, str(exc))
 
     def close(self) -> None:
+        refs, self._refs = list(self._refs), {}
+        for ref in refs:  # tasks submitted one at a time and abandoned
+            with contextlib.suppress(Exception):  # already finished, or the cluster is gone
+                self.ray.cancel(ref, force=True)
         if self._started_here and self.ray.is_initialized():
             self.ray.shutdown()
 

@@ -12,6 +12,14 @@ rungs. A warm-started run (:mod:`nsganet.search.warmstart`) records the
 evaluations it took from an earlier run, with where they came from, in table
 ``reused`` (:attr:`Evaluation.reused_from`); stores without it reused nothing.
 
+An asynchronous run (``--schedule async``) records the order in which its
+evaluations completed (table ``completions``: position, evaluation number) and
+the strategy's state after each step (table ``async_state``: the number of
+completions told, the state) in the same transaction as the step's
+completion and the evaluations it started; an evaluation's generation is its
+completion position // the population size (running ones: the generation in
+flight). Stores made before these tables ran generationally.
+
 Nothing stored is trusted blindly: a new store appears complete or not at all
 (it is built beside its final name and renamed), an existing one must have the
 expected schema, and :meth:`RunStore.check` verifies every row before a run is
@@ -89,6 +97,18 @@ CREATE TABLE reused (
     source_seq INTEGER NOT NULL
 );
 """
+#: An asynchronous run's completion order and the strategy's state after its latest step.
+_ASYNC_SCHEMA = """
+CREATE TABLE completions (
+    position INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE
+);
+CREATE TABLE async_state (
+    step INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,
+    saved REAL NOT NULL
+);
+"""
 #: The columns of each table, as the schema above creates them.
 COLUMNS = {
     "meta": ("key", "value"),
@@ -100,6 +120,8 @@ COLUMNS = {
 OPTIONAL_COLUMNS = {
     "rungs": ("seq", "rung", "arch", "epochs", "status", "reason", "detail", "objectives", "finished", "seconds"),
     "reused": ("seq", "run", "source_seq"),
+    "completions": ("position", "seq"),
+    "async_state": ("step", "state", "saved"),
 }
 
 
@@ -149,7 +171,7 @@ class RunStore(SqliteStore):
     """
 
     NOUN = "run store"
-    SCHEMA = _SCHEMA + _RUNGS_SCHEMA + _REUSED_SCHEMA
+    SCHEMA = _SCHEMA + _RUNGS_SCHEMA + _REUSED_SCHEMA + _ASYNC_SCHEMA
     SCHEMA_VERSION = SCHEMA_VERSION
     COLUMNS = COLUMNS
     OPTIONAL_COLUMNS = OPTIONAL_COLUMNS
@@ -210,6 +232,31 @@ class RunStore(SqliteStore):
         """Whether the store has the table of reused evaluations (stores made before warm starts lack it)."""
         return "reused" in self.optional_tables
 
+    @property
+    def has_async(self) -> bool:
+        """Whether the store has the tables of asynchronous runs (stores made before them lack them)."""
+        return {"completions", "async_state"} <= self.optional_tables
+
+    @property
+    def is_async(self) -> bool:
+        """Whether the store holds an asynchronous run (one that saved a step)."""
+        return self.has_async and self.conn.execute("SELECT 1 FROM async_state LIMIT 1").fetchone() is not None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit every write inside at once, or none of them."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise NsganetError(f"cannot write {self.NOUN} {self.path}: {exc}") from None
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[RunStore]:
         """Read the store as of one moment (a read transaction), while a search may be writing it."""
@@ -247,7 +294,10 @@ class RunStore(SqliteStore):
         with self.reading():
             self.check_pages_and_meta()
             saved = self._check_generations()
-            finished = self._check_evaluations(saved, list(objectives))
+            if self.is_async:
+                finished = self._check_async_evaluations(saved, list(objectives))
+            else:
+                finished = self._check_evaluations(saved, list(objectives))
             if self.has_rungs:
                 self._check_rungs(finished, list(objectives))
             if self.has_reused:
@@ -300,6 +350,48 @@ class RunStore(SqliteStore):
             if count != n:
                 raise self.corrupt(f"generation {generation} closed with {n} evaluations but the store "
                                    f"holds {count} up to it")
+        return held
+
+    def _check_async_evaluations(self, saved: list[int], objectives: list[str]) -> dict[int, tuple[str, str, Any]]:
+        """An asynchronous run's numbering, completion order, generations and values (see :meth:`check`).
+
+        Evaluations are numbered 0..n-1 in the order they were proposed, the
+        finished ones completed at positions 0..c-1, each once, and belong to
+        the generation their position falls in; running ones to the generation
+        in flight; the last saved step told the strategy every completion.
+        """
+        order: dict[int, int] = {}
+        for position, seq in self.conn.execute("SELECT position, seq FROM completions ORDER BY position"):
+            if position != len(order) or not is_int(seq):
+                raise self.corrupt(f"completion {len(order)} is missing (the next recorded is {position!r})")
+            order[seq] = position
+        step = self.conn.execute("SELECT MAX(step), COUNT(*) FROM async_state").fetchone()
+        if step[1] != 1 or step[0] != len(order):
+            raise self.corrupt(f"the strategy state saved after step {step[0]} does not follow the {len(order)} "
+                               "completions")
+        if saved and saved[-1] > len(order):
+            raise self.corrupt(f"generation {len(saved) - 1} closed with {saved[-1]} evaluations but only "
+                               f"{len(order)} completed")
+        held: dict[int, tuple[str, str, Any]] = {}
+        for seq, arch, genome, generation, status, values in self.conn.execute(
+                "SELECT seq, arch, genome, generation, status, objectives FROM evaluations ORDER BY seq"):
+            where = f"evaluation {seq}"
+            if seq != len(held):
+                raise self.corrupt(f"evaluation {len(held)} is missing (the numbering jumps to {seq})")
+            if not is_int(generation) or not isinstance(arch, str) or not arch:
+                raise self.corrupt(f"{where} has no valid architecture or generation")
+            position = order.pop(seq, None)
+            if (status == "running") != (position is None):
+                raise self.corrupt(f"{where} is {status} but {'not ' if position is None else ''}recorded as "
+                                   "completed")
+            expected = len(saved) if position is None else next(
+                (g for g, n in enumerate(saved) if position < n), len(saved))
+            if generation != expected:
+                raise self.corrupt(f"{where} belongs to generation {generation}, its completion to {expected}")
+            self._check_values(where, genome, status, values, objectives)
+            held[seq] = (arch, status, values)
+        if order:
+            raise self.corrupt(f"evaluation {min(order)} is recorded as completed but not stored")
         return held
 
     def _check_rungs(self, evaluations: dict[int, tuple[str, str, Any]], objectives: list[str]) -> None:
@@ -417,6 +509,43 @@ class RunStore(SqliteStore):
     def discard_running(self) -> int:
         """Drop evaluations a crash left running; they are evaluated again."""
         return self._write("DELETE FROM evaluations WHERE status = 'running'", ()).rowcount
+
+    # -- asynchronous runs -----------------------------------------------------------------
+    def _require_async(self) -> None:
+        if not self.has_async:
+            raise NsganetError(f"run store {self.path} was made by an nsganet without asynchronous runs; it "
+                               "cannot hold one")
+
+    def complete(self, seq: int, position: int, generation: int) -> None:
+        """Record finished evaluation ``seq`` as the ``position``-th to complete, of ``generation``."""
+        self._require_async()
+        self._write("INSERT INTO completions (position, seq) VALUES (?, ?)", (position, seq),
+                    taken=f"completion {position} or a completion of evaluation {seq}")
+        self._write("UPDATE evaluations SET generation = ? WHERE seq = ?", (generation, seq))
+
+    def advance_running(self, generation: int) -> None:
+        """Move the running evaluations to ``generation`` (the one in flight, after a generation closed)."""
+        self._write("UPDATE evaluations SET generation = ? WHERE status = 'running'", (generation,))
+
+    def save_async_state(self, step: int, state: dict[str, Any]) -> None:
+        """Keep the strategy's state after step ``step`` (``step`` completions told) in place of the previous."""
+        self._require_async()
+        self._write("DELETE FROM async_state", ())
+        self._write("INSERT INTO async_state (step, state, saved) VALUES (?, ?, ?)",
+                    (step, json.dumps(state), time.time()))
+
+    def async_state(self) -> tuple[int, dict[str, Any]] | None:
+        """The latest step of an asynchronous run and the strategy state saved after it (None: none saved)."""
+        if not self.has_async:
+            return None
+        row = self.conn.execute("SELECT step, state FROM async_state ORDER BY step DESC LIMIT 1").fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def completion_order(self) -> list[int]:
+        """The numbers of the finished evaluations of an asynchronous run, in the order they completed."""
+        if not self.has_async:
+            return []
+        return [seq for (seq,) in self.conn.execute("SELECT seq FROM completions ORDER BY position")]
 
     @property
     def _select_evaluations(self) -> str:

@@ -22,20 +22,30 @@ stored with that result, marked reused, instead of being evaluated.
 With constraints (:mod:`nsganet.search.constraints`) every evaluation's
 violation is derived from its stored values and handed to the strategy with
 its objectives; the front, hypervolume and stats hold feasible architectures only.
+
+With the ``async`` schedule (:mod:`nsganet.search.schedule`) there are no
+batches: every free slot of the executor (an
+:class:`~nsganet.executors.AsyncExecutor`) gets a new architecture at once.
+Each step (an evaluation completes, the strategy hears it and proposes for the
+freed slots) is committed in one transaction with the strategy's state, so a
+killed run resumes exactly: finished evaluations are read back, those that were
+running are started again (same number, same architecture), and the strategy
+continues from its saved state. Every ``pop_size`` completions close a
+generation (stats, events, hypervolume) as a batch does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nsganet.errors import ConfigError, NsganetError
-from nsganet.executors import Executor, ExecutorSettings, make_executor
+from nsganet.executors import AsyncExecutor, EvaluationFn, Executor, ExecutorSettings, make_executor
 from nsganet.moo.front import front_of, objective_matrix
 from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.search.callbacks import Callback, GenerationEnd
@@ -45,6 +55,7 @@ from nsganet.search.objectives import get_objective
 from nsganet.search.problem import Problem
 from nsganet.search.result import SearchResult
 from nsganet.search.rundir import RunDirectory
+from nsganet.search.schedule import ASYNC, GENERATIONAL, SCHEDULES
 from nsganet.search.store import Evaluation, Rung, RunStore
 from nsganet.search.warmstart import WARM_START_META, Seed, recorded_seeds, resolve, seeds_meta, wants_warm_start
 from nsganet.spaces.base import DescribedSpace
@@ -57,14 +68,28 @@ logger = logging.getLogger(__name__)
 HARDWARE_META = "hardware"
 
 
+def check_schedule(schedule: str, strategy: Strategy, fidelity: Fidelity | None = None) -> None:
+    """Refuse, in one line, a schedule the strategy (or multi-fidelity evaluation) cannot run."""
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if schedule == ASYNC and not strategy.supports_async:
+        raise ConfigError(f"strategy {strategy.name} cannot run the async schedule; use --schedule generational")
+    if schedule == ASYNC and fidelity is not None:
+        raise ConfigError("multi-fidelity evaluation (--fidelity-eta) is not supported with --schedule async")
+
+
 class Study:
     """One search run in one directory: the loop, and the events its ``callbacks`` hear."""
 
     def __init__(self, problem: Problem, strategy: Strategy, budget: int, seed: int, out: str | Path,
                  config: dict[str, Any], resume: bool = False, executor: ExecutorSettings | None = None,
-                 callbacks: Iterable[Callback] = (), fidelity: Fidelity | None = None) -> None:
+                 callbacks: Iterable[Callback] = (), fidelity: Fidelity | None = None,
+                 executor_factory: Callable[[EvaluationFn], Executor] | None = None,
+                 schedule: str = GENERATIONAL) -> None:
         if budget < 1:
             raise ConfigError(f"budget must be at least 1, got {budget}")
+        check_schedule(schedule, strategy, fidelity)
+        self.schedule = schedule
         if fidelity is not None and not problem.trains_at_epochs:
             raise ConfigError(f"multi-fidelity evaluation needs an evaluator that trains for a given number of "
                               f"epochs (a with_epochs method); {problem.evaluator!r} has none")
@@ -76,6 +101,7 @@ class Study:
         self.run_dir = RunDirectory(out)
         self.out, self.resume = self.run_dir.path, resume
         self.executor = executor or ExecutorSettings()
+        self.executor_factory = executor_factory  # makes the executor instead of ``executor`` (a simulated cluster)
         self.callbacks = list(callbacks)
         self.store: RunStore | None = None
         self._reusable: dict[str, Seed] = {}  # a warm start's seeds whose earlier results are reused, by arch
@@ -142,13 +168,15 @@ class Study:
             if warm is not None and store.get_meta(WARM_START_META) is None:  # a store made before the search
                 store.set_meta(WARM_START_META, warm[WARM_START_META])
             store.set_meta(HARDWARE_META, self._hardware())  # of the latest start: a resumed run may move
-            executor = make_executor(self.problem.evaluate if self.fidelity is None else self.problem.evaluate_at,
-                                     self.executor)
+            fn = self.problem.evaluate if self.fidelity is None else self.problem.evaluate_at
+            executor = make_executor(fn, self.executor) if self.executor_factory is None else self.executor_factory(fn)
         except BaseException:
             store.close()
             self.store = None
             raise
         try:
+            if self.schedule == ASYNC:
+                return self._run_async(store, executor)
             return self._run(store, executor)
         finally:
             try:
@@ -181,6 +209,8 @@ class Study:
 
     def _run(self, store: RunStore, executor: Executor) -> SearchResult:
         n_obj = len(self.objectives)
+        if store.is_async:
+            raise NsganetError(f"cannot resume {self.out} with --schedule generational: it ran asynchronously")
         last = store.last_generation()
         done_generation = -1
         if last is not None:
@@ -215,6 +245,114 @@ class Study:
         result = self._result(store, done_generation)
         self._emit("on_search_end", result)
         return result
+
+    # -- the asynchronous loop ---------------------------------------------------------------
+    def _run_async(self, store: RunStore, executor: Executor) -> SearchResult:
+        """Keep every slot of the executor busy; commit each step with the strategy's state."""
+        if not isinstance(executor, AsyncExecutor):
+            raise ConfigError(f"the {self.executor.kind} executor cannot run the async schedule")
+        if store.is_async is False and store.last_generation() is not None:
+            raise NsganetError(f"cannot resume {self.out} with --schedule async: it ran generationally")
+        pop, n_var = self.strategy.pop_size, self.space.encoding.n_var
+        archive = Archive(n_var, len(self.objectives))
+        saved = store.async_state()
+        stored = {e.seq: e for e in store.evaluations(finished_only=False)}
+        order = store.completion_order()
+        if saved is not None:
+            self.strategy.load_state_dict(saved[1])
+            logger.info("resuming %s after %d completions (%d running)", self.out, len(order), len(stored) - len(order))
+        for seq in order:
+            archive.add(np.asarray(stored[seq].genome), self._row(stored[seq]), self.violation(stored[seq]))
+        generation = len(store.generation_info())  # the generation in flight
+        pending: dict[int, tuple[np.ndarray, str]] = {}
+        self._emit("on_search_start", len(archive))
+        for e in stored.values():
+            if e.status == "running":  # started before a crash: started again, the strategy is not asked
+                pending[e.seq] = (np.asarray(e.genome, dtype=np.int64), e.arch)
+                executor.submit(e.seq, pending[e.seq][0])
+        next_seq = len(stored)
+        if saved is None:  # a fresh run: the first proposals, step 0
+            started = self._propose(executor, archive, pending, next_seq)
+            with store.transaction():
+                self._record_starts(store, started, generation)
+                store.save_async_state(0, self.strategy.state_dict())
+            self._submit(executor, pending, started)
+            next_seq += len(started)
+        if pending:
+            self._emit("on_generation_start", generation)
+        while pending:
+            outcome = executor.next_outcome()
+            genome, arch = pending.pop(outcome.index)
+            position = len(order)
+            e = Evaluation(outcome.index, arch, tuple(int(v) for v in genome), position // pop,
+                           "ok" if outcome.reason is None else "failed", outcome.reason, outcome.objectives or {},
+                           outcome.seconds)
+            order.append(e.seq)
+            row, v = self._row(e), self.violation(e)
+            archive.add(genome, row, v)
+            self.strategy.tell_async(genome, np.full(len(self.objectives), np.nan) if row is None else row,
+                                     v if self.constraints else None)
+            started = self._propose(executor, archive, pending, next_seq)
+            closes = len(order) % pop == 0 or not (pending or started)
+            info = self.strategy.info() if closes else {}
+            with store.transaction():
+                store.finish(e.seq, outcome.objectives, outcome.reason, outcome.seconds, outcome.detail)
+                store.complete(e.seq, position, e.generation)
+                self._record_starts(store, started, len(order) // pop)
+                if closes:
+                    store.save_generation(generation, len(order), self.strategy.state_dict(), info)
+                    store.advance_running(generation + 1)
+                store.save_async_state(len(order), self.strategy.state_dict())
+            self._submit(executor, pending, started)
+            next_seq += len(started)
+            if outcome.reason is not None:
+                logger.warning("evaluation %d failed: %s: %s", e.seq, arch, outcome.reason)
+            self._emit("on_evaluation", e, outcome.detail, False)
+            if closes:
+                evaluations = store.evaluations()
+                stats = self._generation_stats(store, evaluations, generation, info)
+                self._stats[generation] = json.loads(json.dumps(stats))
+                self._emit("on_generation_end", GenerationEnd(generation, stats, evaluations))
+                generation += 1
+                if pending:
+                    self._emit("on_generation_start", generation)
+        if len(archive) < self.budget:
+            logger.warning("the strategy has nothing new to propose: the space looks exhausted")
+        result = self._result(store, generation - 1)
+        self._emit("on_search_end", result)
+        return result
+
+    def _propose(self, executor: AsyncExecutor, archive: Archive, pending: dict[int, tuple[np.ndarray, str]],
+                 seq: int) -> list[tuple[int, np.ndarray, str]]:
+        """Ask the strategy for the free slots (within the budget): new genomes numbered from ``seq``."""
+        n = min(executor.slots - len(pending), self.budget - seq)
+        if n <= 0:
+            return []
+        n_var = self.space.encoding.n_var
+        taken = np.array([g for g, _ in pending.values()], dtype=np.int64).reshape(len(pending), n_var)
+        proposed = self.strategy.ask_async(archive, n, taken)
+        keys = {g.tobytes() for g, _ in pending.values()}
+        started = []
+        for genome in np.asarray(proposed, dtype=np.int64).reshape(-1, n_var)[:n]:
+            if genome in archive or genome.tobytes() in keys:
+                continue
+            keys.add(genome.tobytes())
+            started.append((seq, genome, self.space.to_string(genome)))
+            seq += 1
+        return started
+
+    @staticmethod
+    def _record_starts(store: RunStore, started: list[tuple[int, np.ndarray, str]], generation: int) -> None:
+        for seq, genome, arch in started:
+            store.start(seq, arch, tuple(int(v) for v in genome), generation)
+
+    @staticmethod
+    def _submit(executor: AsyncExecutor, pending: dict[int, tuple[np.ndarray, str]],
+                started: list[tuple[int, np.ndarray, str]]) -> None:
+        """Hand committed proposals to the executor."""
+        for seq, genome, arch in started:
+            pending[seq] = (genome, arch)
+            executor.submit(seq, genome)
 
     def _row(self, e: Evaluation) -> np.ndarray | None:
         return np.array([e.objectives[n] for n in self.objectives]) if e.status == "ok" else None

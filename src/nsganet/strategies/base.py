@@ -61,6 +61,8 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: Capability: proposes by an accuracy predictor, pricing many unevaluated candidates by their costs.
     uses_surrogate: ClassVar[bool] = False
+    #: Capability: proposes and learns one evaluation at a time (:meth:`ask_async`, :meth:`tell_async`).
+    supports_async: ClassVar[bool] = False
     pop_size: int = DEFAULT_POP_SIZE
 
     def __post_init__(self) -> None:
@@ -79,6 +81,9 @@ class Strategy(ABC):
         self.encoding, self.n_obj, self.budget = encoding, n_obj, budget
         self.rng = np.random.default_rng(seed)
         self.generation = 0
+        self.completed = 0  # evaluations told by tell_async
+        self.started = False  # whether ask_async drew the run's first genomes (see from_queue)
+        self.queue = np.empty((0, encoding.n_var), dtype=np.int64)  # those not proposed yet
 
     @abstractmethod
     def ask(self, archive: Archive) -> np.ndarray:
@@ -95,13 +100,65 @@ class Strategy(ABC):
         (0: feasible); strategies rank by Deb's constrained domination with it.
         """
 
+    def ask_async(self, archive: Archive, n: int, pending: np.ndarray) -> np.ndarray:
+        """Up to ``n`` new genomes for free workers, none in ``archive`` nor among ``pending``.
+
+        ``pending`` holds the genomes proposed and not yet told, shape (k, n_var).
+        An empty result means the strategy has nothing left to propose.
+        """
+        raise ConfigError(f"strategy {self.name} does not support the async schedule")
+
+    def tell_async(self, x: np.ndarray, f: np.ndarray, v: float | None = None) -> None:
+        """One finished evaluation: genome ``x``, objective values ``f`` (NaN: failed), violation ``v``."""
+        raise ConfigError(f"strategy {self.name} does not support the async schedule")
+
+    def pending_keys(self, pending: np.ndarray | None) -> set[tuple[int, ...]]:
+        """The keys of ``pending`` genomes (rows), to keep proposals off them."""
+        if pending is None:
+            return set()
+        return {genome_key(x) for x in np.asarray(pending, dtype=np.int64).reshape(-1, self.encoding.n_var)}
+
+    def from_queue(self, archive: Archive, n: int, taken: set[tuple[int, ...]],
+                   first: Callable[[], np.ndarray]) -> np.ndarray:
+        """Up to ``n`` of the run's first genomes (``first()``, drawn on the first call) not proposed yet.
+
+        For :meth:`ask_async`: a generational run's first batch, handed out in
+        its order as workers come free. Genomes proposed join ``taken``.
+        """
+        if not self.started:
+            self.started = True
+            self.queue = np.asarray(first(), dtype=np.int64).reshape(-1, self.encoding.n_var)
+        out, rest = [], []
+        for x in self.queue:
+            key = genome_key(x)
+            if key in taken or key in archive:
+                continue
+            if len(out) < n:
+                taken.add(key)
+                out.append(x)
+            else:
+                rest.append(x)
+        self.queue = np.asarray(rest, dtype=np.int64).reshape(len(rest), self.encoding.n_var)
+        return np.asarray(out, dtype=np.int64).reshape(len(out), self.encoding.n_var)
+
+    def count_completion(self) -> None:
+        """Count one evaluation told by :meth:`tell_async`; a generation is ``pop_size`` of them."""
+        self.completed += 1
+        self.generation = self.completed // self.pop_size
+
     def state_dict(self) -> dict[str, Any]:
-        """JSON-serialisable state after the last :meth:`tell`."""
-        return {"generation": self.generation, "rng": self.rng.bit_generator.state}
+        """JSON-serialisable state after the last :meth:`tell` (or :meth:`tell_async` and :meth:`ask_async`)."""
+        state = {"generation": self.generation, "rng": self.rng.bit_generator.state}
+        if self.completed or self.started:  # an asynchronous run
+            state.update(completed=self.completed, queue=self.queue.tolist() if self.started else None)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.generation = int(state["generation"])
         self.rng.bit_generator.state = state["rng"]
+        self.completed = int(state.get("completed", 0))
+        self.started = state.get("queue") is not None
+        self.queue = np.asarray(state.get("queue") or [], dtype=np.int64).reshape(-1, self.encoding.n_var)
 
     def info(self) -> dict[str, Any]:
         """Strategy-specific figures for the per-generation stats file."""

@@ -6,6 +6,12 @@ sorting and crowding distance. Offspring already evaluated (or repeated within
 the batch) are discarded and regenerated, so every proposal costs budget. In a
 constrained run ranks follow Deb's constrained domination (tournaments and
 survival: feasible first, then by increasing violation).
+
+Asynchronously (:meth:`NSGA2.ask_async`) it is steady-state NSGA-II: the
+initial population's genomes are proposed first, in the order of the first
+batch, then each proposal is one offspring of the current population, and
+each result joins the population, which keeps ``pop_size`` members by the
+same survival (failed evaluations go first).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class NSGA2(Strategy):
     """Vanilla NSGA-II: uniform crossover and discretised polynomial mutation."""
 
     name = "nsga2"
+    supports_async = True
     crossover_prob: float = 0.9
     mutation_prob: float = 0.1
     mutation_eta: float = 3.0
@@ -68,6 +75,32 @@ class NSGA2(Strategy):
     def offspring(self, n: int, archive: Archive, taken: set[tuple[int, ...]]) -> np.ndarray:
         rank, crowding = rank_and_crowding(self.pop_F, self.pop_V)
         return self.sample_new(n, archive, taken, propose=lambda: self.mate(rank, crowding))
+
+    # -- asynchronous: steady state ----------------------------------------------------------
+    def ask_async(self, archive: Archive, n: int, pending: np.ndarray) -> np.ndarray:
+        """The initial population's genomes first, then offspring of the population (see the module)."""
+        taken = self.pending_keys(pending)
+        out = self.from_queue(archive, n, taken, lambda: self.seeded(
+            self.pop_size, archive, lambda k, first: self.sample_new(k, archive, first | taken)))
+        if len(out) < n:
+            more = (self.offspring(n - len(out), archive, taken) if len(self.pop_X) >= self.pop_size
+                    else self.sample_new(n - len(out), archive, taken))  # more workers than the population
+            out = np.vstack([out, more])
+        return out
+
+    def tell_async(self, x: np.ndarray, f: np.ndarray, v: float | None = None) -> None:
+        """One result joins the population; beyond ``pop_size`` members the worst goes (NSGA-II survival)."""
+        self.join(x, f, v)
+        self.count_completion()
+
+    def join(self, x: np.ndarray, f: np.ndarray, v: float | None) -> None:
+        X = np.vstack([self.pop_X, np.asarray(x, dtype=np.int64).reshape(1, self.encoding.n_var)])
+        F = np.vstack([self.pop_F, np.asarray(f, dtype=float).reshape(1, self.n_obj)])
+        V = np.append(self.pop_V, 0.0 if v is None else float(v))
+        if len(X) > self.pop_size:
+            keep = np.sort(survive(F, self.pop_size, V))
+            X, F, V = X[keep], F[keep], V[keep]
+        self.pop_X, self.pop_F, self.pop_V = X, F, V
 
     # -- tell ------------------------------------------------------------------------------
     def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:

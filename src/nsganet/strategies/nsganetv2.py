@@ -35,6 +35,17 @@ architectures whose costs meet the constraints.
 The defaults were chosen on NAS-Bench-201 (``benchmarks/nb201_strategies.py``,
 ``benchmarks/nb201_predictors.py``); ``docs/benchmarks.md`` lists what each change gained.
 
+Asynchronously (:meth:`NSGANetV2.ask_async`) the design of experiments is
+handed out first; then the predictor is refitted every ``refit_every``
+completed evaluations (default ``n_candidates``) on the archive so far, and
+each refit selects a batch of ``n_candidates`` by the same selection,
+counting every evaluation still running as already on the front at its
+predicted values (a "kriging believer"), which free workers are handed in
+order. Workers that come free when the batch is used up before the next
+refit get more candidates chosen alike, beyond what is pending, not the same
+region. With one worker (results in order) this proposes exactly what the
+generational search does.
+
 Costs (FLOPs, parameters) of unevaluated candidates come from a cost function
 the study binds (:meth:`Strategy.bind`). Per iteration :meth:`info`
 reports the predictor, the model adaptive switching chose, and RMSE, Spearman
@@ -74,6 +85,7 @@ class NSGANetV2(Strategy):
 
     name = "nsganetv2"
     uses_surrogate = True
+    supports_async = True
     #: Size of the design of experiments; 0 picks budget/5 within 10..100 (the paper used 100).
     n_doe: int = 0
     #: Design of experiments: "cost" (spread over the first cost objective's range) or "random" (uniform).
@@ -104,6 +116,9 @@ class NSGANetV2(Strategy):
     crossover_prob: float = 0.9
     mutation_prob: float = 0.1
     mutation_eta: float = 1.0
+    #: Asynchronous runs: completed evaluations between refits of the predictor; 0: n_candidates (the
+    #: generational cadence).
+    refit_every: int = 0
 
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "doe": ("cost", "random"), "selection": ("fill", "spread", "hypervolume"),
@@ -121,8 +136,8 @@ class NSGANetV2(Strategy):
                                   f"got {getattr(self, option)!r}")
         if self.n_doe < 0 or self.n_candidates < 1 or self.generations < 1 or self.ensemble < 1:
             raise ConfigError("nsganetv2 needs n_doe >= 0, n_candidates >= 1, generations >= 1 and ensemble >= 1")
-        if self.kappa < 0 or self.enumerate_limit < 0:
-            raise ConfigError("nsganetv2 needs kappa >= 0 and enumerate_limit >= 0")
+        if self.kappa < 0 or self.enumerate_limit < 0 or self.refit_every < 0:
+            raise ConfigError("nsganetv2 needs kappa >= 0, enumerate_limit >= 0 and refit_every >= 0")
         check_variation_options(self.name, self.crossover_prob, self.mutation_prob, self.mutation_eta)
         self.crossover = UniformCrossover(self.crossover_prob)
         self.mutation = PolynomialMutation(self.mutation_prob, self.mutation_eta)
@@ -139,6 +154,13 @@ class NSGANetV2(Strategy):
         # enumerated genomes, their features, costs and the position of each genome
         self._space: tuple[np.ndarray, np.ndarray, np.ndarray, dict[tuple[int, ...], int]] | None = None
         self.residual = np.zeros(len(self.predicted_columns))  # robust spread of the last batch's errors
+        # asynchronous runs: (predicted, true) rows since the last fit, the genomes it learnt from, the
+        # generator's state before it and the completions then; the fit's candidates with their predictions
+        self.errors: list[list[list[float]]] = []
+        self.fitted_on = np.empty((0, encoding.n_var), dtype=np.int64)
+        self.fit_rng: dict[str, Any] | None = None
+        self.fit_completed = 0
+        self._pool: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def doe_size(self) -> int:
@@ -168,18 +190,7 @@ class NSGANetV2(Strategy):
             fresh = np.array([genome_key(x) not in archive for x in pool_X], dtype=bool)
         cand_X = pool_X[fresh]
         mean, spread = self.predict(models, features[fresh])
-        expected = self.objective_matrix(mean, costs[fresh])
-        optimistic = self.objective_matrix(mean - self.kappa * spread, costs[fresh])
-        passed, fill = np.arange(len(cand_X)), np.empty(0, dtype=np.int64)
-        if self.context.violation is not None:  # screen: exact costs, predictions within kappa doubts
-            pessimistic = self.objective_matrix(mean + self.kappa * spread, costs[fresh])
-            violation = self.context.violation(cand_X, optimistic, pessimistic)
-            passed = np.flatnonzero(violation <= 0)
-            failed = np.flatnonzero(violation > 0)
-            fill = failed[np.argsort(violation[failed], kind="stable")]
-        chosen = passed[self.select(expected[passed], optimistic[passed], feasible_front(F, V))]
-        if len(chosen) < self.n_candidates and len(fill):  # too few pass: the least violation next
-            chosen = np.concatenate([chosen, fill[:self.n_candidates - len(chosen)]])
+        chosen, expected = self.choose(cand_X, mean, spread, costs[fresh], feasible_front(F, V), self.n_candidates)
         batch = cand_X[chosen]
         self.pending = {genome_key(x): [float(f[j]) for j in self.predicted_columns]
                         for x, f in zip(batch, expected[chosen])}
@@ -188,19 +199,40 @@ class NSGANetV2(Strategy):
             batch = np.vstack([batch, self.sample_new(self.n_candidates - len(batch), archive, taken)])
         return batch
 
-    def select(self, expected: np.ndarray, optimistic: np.ndarray, front: np.ndarray) -> np.ndarray:
-        """Indices of the candidates to evaluate, from their predicted and optimistic objective rows."""
+    def choose(self, cand_X: np.ndarray, mean: np.ndarray, spread: np.ndarray, costs: np.ndarray,
+               front: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of up to ``k`` candidates to evaluate (screened in a constrained run) and every candidate's
+        expected objective row, from the predictions ``mean`` and their doubt ``spread``."""
+        expected = self.objective_matrix(mean, costs)
+        optimistic = self.objective_matrix(mean - self.kappa * spread, costs)
+        passed, fill = np.arange(len(cand_X)), np.empty(0, dtype=np.int64)
+        if self.context.violation is not None:  # screen: exact costs, predictions within kappa doubts
+            pessimistic = self.objective_matrix(mean + self.kappa * spread, costs)
+            violation = self.context.violation(cand_X, optimistic, pessimistic)
+            passed = np.flatnonzero(violation <= 0)
+            failed = np.flatnonzero(violation > 0)
+            fill = failed[np.argsort(violation[failed], kind="stable")]
+        chosen = passed[self.select(expected[passed], optimistic[passed], front, k)]
+        if len(chosen) < k and len(fill):  # too few pass: the least violation next
+            chosen = np.concatenate([chosen, fill[:k - len(chosen)]])
+        return chosen, expected
+
+    def select(self, expected: np.ndarray, optimistic: np.ndarray, front: np.ndarray,
+               k: int | None = None) -> np.ndarray:
+        """Indices of ``k`` (default ``n_candidates``) candidates to evaluate, from their predicted and
+        optimistic objective rows."""
+        k = self.n_candidates if k is None else k
         if self.selection == "hypervolume":
-            return select_hypervolume(expected, front, self.n_candidates)
+            return select_hypervolume(expected, front, k)
         if self.selection == "spread":
             axis = self.cost_columns[0] if self.cost_columns else self.predicted_columns[-1]
-            return select_spread(expected[:, axis], front[:, axis], self.n_candidates)
+            return select_spread(expected[:, axis], front[:, axis], k)
         # "fill": first what the prediction promises, then where doubt may pay
-        chosen = select_front_fill(expected, expected, front, self.n_candidates, fallback=False)
-        if len(chosen) < self.n_candidates:
+        chosen = select_front_fill(expected, expected, front, k, fallback=False)
+        if len(chosen) < k:
             rest = np.setdiff1d(np.arange(len(expected)), chosen)
             more = select_front_fill(optimistic[rest], expected[rest], np.vstack([front, expected[chosen]]),
-                                     self.n_candidates - len(chosen))
+                                     k - len(chosen))
             chosen = np.sort(np.concatenate([chosen, rest[more]]))
         return chosen
 
@@ -385,6 +417,122 @@ class NSGANetV2(Strategy):
                 out.append(child)
         return np.asarray(out, dtype=np.int64).reshape(len(out), self.encoding.n_var)
 
+    # -- asynchronous ----------------------------------------------------------------------
+    @property
+    def refit_interval(self) -> int:
+        return self.refit_every or self.n_candidates
+
+    def refit_due(self) -> bool:
+        """Whether the predictor is to be (re)fitted: never fitted, or ``refit_interval`` completions since."""
+        return self.fit_rng is None or self.completed - self.fit_completed >= self.refit_interval
+
+    def ask_async(self, archive: Archive, n: int, pending: np.ndarray) -> np.ndarray:
+        """The design of experiments first; then, at each refit, a batch of ``n_candidates`` (or ``n`` if more)
+        chosen as :meth:`ask` does with ``pending`` believed at their predicted values, handed out in order;
+        beyond it, more chosen alike."""
+        taken = self.pending_keys(pending)
+        pending = np.asarray(pending, dtype=np.int64).reshape(-1, self.encoding.n_var)
+        first = lambda: self.seeded(  # noqa: E731
+            self.doe_size, archive, lambda k, doe_taken: self.design_of_experiments(archive, k, doe_taken | taken))
+        out = np.empty((0, self.encoding.n_var), dtype=np.int64)
+        if self.fit_rng is None:  # the design of experiments
+            out = self.from_queue(archive, n, taken, first)
+        if len(out) < n and self.refit_due() and len(archive.scored()[0]) >= 2:
+            self.queue_batch(archive, max(self.n_candidates, n - len(out)), np.vstack([pending, out]), taken)
+        if len(out) < n:
+            out = np.vstack([out, self.from_queue(archive, n - len(out), taken, first)])
+        if len(out) < n:
+            out = np.vstack([out, self.propose_async(archive, n - len(out), np.vstack([pending, out]), taken)])
+        return out
+
+    def queue_batch(self, archive: Archive, k: int, pending: np.ndarray, taken: set[tuple[int, ...]]) -> None:
+        """Refit the predictor and queue the next ``k`` candidates (replacing those not handed out)."""
+        for x in self.queue:  # dropped unproposed: their predictions go too
+            if genome_key(x) not in taken:
+                self.pending.pop(genome_key(x), None)
+        self.learn_errors()
+        self.fit_rng, self.fit_completed = self.rng.bit_generator.state, self.completed
+        self.refit(archive, archive.scored()[0])
+        self.queue = self.propose_async(archive, k, pending, set(taken))
+
+    def propose_async(self, archive: Archive, k: int, pending: np.ndarray,
+                      taken: set[tuple[int, ...]]) -> np.ndarray:
+        """``k`` candidates of the last fit, none in ``archive`` nor ``taken``, chosen with ``pending`` believed at
+        their predicted values (random ones before a fit is possible); they join ``taken``."""
+        X, F, V = archive.scored()
+        if len(X) < 2:  # too little to fit on: explore
+            return self.sample_new(k, archive, taken)
+        if self._pool is None:  # restored: the last fit again, as it was
+            self.refit(archive, self.fitted_on, restored=True)
+        assert self._pool is not None
+        pool_X, costs, mean, spread = self._pool
+        if self.enumerates:
+            position = self.all_candidates()[3]
+            fresh = np.ones(len(pool_X), dtype=bool)
+            fresh[[position[key] for key in (*archive.keys, *taken) if key in position]] = False
+        else:
+            fresh = np.array([genome_key(x) not in archive and genome_key(x) not in taken for x in pool_X],
+                             dtype=bool)
+        front = feasible_front(F, V)
+        if len(pending):  # pending evaluations believed at their predicted values
+            believed = self.evaluate(self.models, pending)
+            believed_V = (np.zeros(len(pending)) if self.context.violation is None
+                          else self.context.violation(pending, believed, believed))
+            front = feasible_front(np.vstack([F, believed]), np.concatenate([V, believed_V]))
+        cand_X = pool_X[fresh]
+        chosen, expected = self.choose(cand_X, mean[fresh], spread[fresh], costs[fresh], front, k)
+        batch = cand_X[chosen]
+        self.pending.update({genome_key(x): [float(f[j]) for j in self.predicted_columns]
+                             for x, f in zip(batch, expected[chosen])})
+        taken.update(genome_key(x) for x in batch)
+        if len(batch) < k:  # the candidates are all evaluated already
+            batch = np.vstack([batch, self.sample_new(k - len(batch), archive, taken)])
+        return batch
+
+    def refit(self, archive: Archive, fit_X: np.ndarray, restored: bool = False) -> None:
+        """Fit the predictor on the archive's results for ``fit_X`` from the generator state ``fit_rng`` and
+        predict its candidates once; ``restored``: redo the last fit of a saved run, leaving the generator
+        where it was."""
+        assert self.fit_rng is not None
+        now = self.rng.bit_generator.state
+        self.rng.bit_generator.state = self.fit_rng
+        X, F, V = archive.scored()
+        row = {genome_key(x): i for i, x in enumerate(X)}
+        rows = np.array([row[genome_key(x)] for x in fit_X], dtype=np.int64)
+        X, F, V = X[rows], F[rows], V[rows]
+        models = self.fit(X, F)
+        if self.enumerates:
+            pool_X, features, costs, _ = self.all_candidates()
+        else:
+            pool_X = self.surrogate_search(models, X, F, V)
+            costs, features = self.cost_matrix(pool_X), self.encode(pool_X)
+        mean, spread = self.predict(models, features)
+        self._pool, self.fitted_on = (pool_X, costs, mean, np.array(spread)), X
+        if restored:
+            self.rng.bit_generator.state = now
+
+    def learn_errors(self) -> None:
+        """The predictor's figures and doubt from its errors on the evaluations since its last fit."""
+        if not self.errors:
+            return
+        predicted, true = (np.array([row[i] for row in self.errors]) for i in (0, 1))
+        self.last = {"predictor": self.predictor, "n_candidates": len(self.errors)}
+        if getattr(self, "models", None):
+            first = self.models[0][0]
+            self.last["winner"] = getattr(first, "winner", None) or first.name
+        if len(self.errors) >= 2:
+            self.last["quality"] = [quality(true[:, i], predicted[:, i]) for i in range(len(self.predicted_columns))]
+            self.residual = 1.4826 * np.median(np.abs(predicted - true), axis=0)
+        self.errors = []
+
+    def tell_async(self, x: np.ndarray, f: np.ndarray, v: float | None = None) -> None:
+        """Keep the predictor's error on ``x`` (for its doubt at the next refit); count the completion."""
+        predicted = self.pending.pop(genome_key(x), None)
+        f = np.asarray(f, dtype=float).reshape(self.n_obj)
+        if predicted is not None and not np.isnan(f).any():
+            self.errors.append([predicted, [float(f[j]) for j in self.predicted_columns]])
+        self.count_completion()
+
     # -- tell ------------------------------------------------------------------------------
     def tell(self, X: np.ndarray, F: np.ndarray, V: np.ndarray | None = None) -> None:
         """Score the predictor on the candidates just evaluated (the original's per-iteration figures)."""
@@ -407,12 +555,23 @@ class NSGANetV2(Strategy):
         self.generation += 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "residual": [float(v) for v in self.residual]}
+        state = {**super().state_dict(), "residual": [float(v) for v in self.residual]}
+        if self.started:  # asynchronous
+            state.update(predicted=[[list(key), values] for key, values in self.pending.items()],
+                         errors=self.errors, fitted_on=self.fitted_on.tolist(), fit_rng=self.fit_rng,
+                         fit_completed=self.fit_completed)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         if "residual" in state:  # runs from before it was kept start at no doubt
             self.residual = np.asarray(state["residual"], dtype=float)
+        if "fitted_on" in state:
+            self.pending = {tuple(key): list(values) for key, values in state["predicted"]}
+            self.errors = [list(row) for row in state["errors"]]
+            self.fitted_on = np.asarray(state["fitted_on"], dtype=np.int64).reshape(-1, self.encoding.n_var)
+            self.fit_rng, self.fit_completed = state["fit_rng"], int(state["fit_completed"])
+            self._pool = None  # refitted from fit_rng on the next ask_async
 
     def info(self) -> dict[str, Any]:
         if not self.last:
