@@ -83,14 +83,14 @@ class RayExecutor:
             except (ConnectionError, ValueError, RuntimeError) as exc:
                 raise NsganetError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: "
                                    f"{first_line(exc) or type(exc).__name__}") from None
-        self._check_resources(cpus_per_eval, gpus_per_eval)
+        self._refs: dict[Any, int] = {}  # tasks submitted one at a time, by reference, with their index
+        self._submitted: dict[int, float] = {}
+        self._check_resources(cpus_per_eval, gpus_per_eval)  # closes the executor when it refuses
         self._fn = ray.put(fn)
         self._threads = max(1, int(cpus_per_eval))
         self._task = ray.remote(_evaluate_task).options(
             num_cpus=cpus_per_eval, num_gpus=gpus_per_eval, max_retries=retries, retry_exceptions=False)
         self._cpus, self._gpus = cpus_per_eval, gpus_per_eval
-        self._refs: dict[Any, int] = {}  # tasks submitted one at a time, by reference, with their index
-        self._submitted: dict[int, float] = {}
 
     def _check_resources(self, cpus: float, gpus: float) -> None:
         """Refuse tasks no node of the cluster could ever run (they would wait forever)."""
