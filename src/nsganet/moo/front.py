@@ -1,4 +1,4 @@
-"""The non-dominated (feasible) front of evaluated architectures, and their objective matrix."""
+"""The non-dominated front of evaluated architectures, and their objective matrix."""
 
 from __future__ import annotations
 
@@ -26,16 +26,8 @@ def objective_matrix(evaluations: Sequence[Scored], objectives: Sequence[str]) -
                      for e in evaluations], dtype=float).reshape(len(evaluations), len(objectives))
 
 
-def front_of(evaluations: Sequence[S], objectives: Sequence[str],
-             violation: Sequence[float] | np.ndarray | None = None) -> list[S]:
-    """The non-dominated successful evaluations, sorted by the first objective (then the others).
-
-    With ``violation`` (each evaluation's constraint violation) only the
-    feasible ones (violation not positive) are candidates: infeasible
-    evaluations never enter the front.
-    """
+def front_of(evaluations: Sequence[S], objectives: Sequence[str]) -> list[S]:
+    """The non-dominated successful evaluations, sorted by the first objective (then the others)."""
     F = objective_matrix(evaluations, objectives)
-    if violation is not None:
-        F[np.asarray(violation, dtype=float).reshape(len(evaluations)) > 0] = np.nan
     front = [e for e, keep in zip(evaluations, pareto_front_mask(F)) if keep]
     return sorted(front, key=lambda e: tuple(e.objectives[n] for n in objectives))

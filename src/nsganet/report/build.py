@@ -157,7 +157,7 @@ def _write(data: RunData, out: Path, run_label: str) -> Report:
     if len(objectives) < 2:
         notes.append("the run has a single objective: there is no trade-off to plot")
     elif data.front:
-        figures += _front_figures(data, ok, F, front, labels, name, out, notes)
+        figures += _front_figures(data, ok, F, front, feasible, labels, name, out, notes)
     rows = surrogate_rows(data.stats)
     figures += _progress_figures(data, rows, name, out, notes)
     if data.front:
@@ -183,12 +183,11 @@ def _write(data: RunData, out: Path, run_label: str) -> Report:
     return Report(out / INDEX, every, notes, context=context)
 
 
-def _front_figures(data: RunData, ok: list[Any], F: np.ndarray, front: np.ndarray, labels: list[str], name: str,
-                   out: Path, notes: list[str]) -> list[Figure]:
+def _front_figures(data: RunData, ok: list[Any], F: np.ndarray, front: np.ndarray, feasible: set[int],
+                   labels: list[str], name: str, out: Path, notes: list[str]) -> list[Figure]:
     """The front (pairwise for 3+ objectives) and, with two generations or more, the front per generation."""
     objectives = data.objectives
     pairs = len(objectives) * (len(objectives) - 1) // 2
-    feasible = {e.seq for e in data.record.feasible}
     infeasible = np.array([e.seq not in feasible for e in ok], dtype=bool)
     figs.plot_pareto_front(F, front, labels, out / "pareto_front.png", title=name, infeasible=infeasible)
     figures = [Figure("pareto_front.png", "Non-dominated front" if pairs == 1 else "Pairwise fronts",

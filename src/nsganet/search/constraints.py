@@ -23,6 +23,7 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,6 +146,12 @@ def total_violation(constraints: Sequence[Constraint], low: Mapping[str, np.ndar
         if c.name in low:
             total += c.violation(low[c.name], None if high is None else high.get(c.name))
     return total
+
+
+def feasible_evaluations(constraints: Sequence[Constraint], evaluations: Iterable[Any]) -> list[Any]:
+    """The successful evaluations (``status``, ``objectives``) that meet every constraint, in their order."""
+    return [e for e in evaluations
+            if e.status == "ok" and not (constraints and evaluation_violation(constraints, e.status, e.objectives) > 0)]
 
 
 def evaluation_violation(constraints: Sequence[Constraint], status: str, values: Mapping[str, float]) -> float:

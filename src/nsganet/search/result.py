@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nsganet.search.constraints import Constraint, evaluation_violation
+from nsganet.search.constraints import Constraint, feasible_evaluations
 from nsganet.search.store import Evaluation, Rung
 
 
@@ -37,14 +37,10 @@ class SearchResult:
     def n_failed(self) -> int:
         return sum(e.status == "failed" for e in self.evaluations)
 
-    def violation(self, evaluation: Evaluation) -> float:
-        """Total constraint violation of an evaluation: 0 when feasible, NaN when it failed."""
-        return evaluation_violation(self.constraints, evaluation.status, evaluation.objectives)
-
     @property
     def feasible(self) -> list[Evaluation]:
         """The successful evaluations that meet every constraint (every successful one without constraints)."""
-        return [e for e in self.evaluations if e.status == "ok" and not self.violation(e) > 0]
+        return feasible_evaluations(self.constraints, self.evaluations)
 
     def front_table(self) -> str:
         """The front as an aligned text table."""

@@ -28,7 +28,7 @@ from typing import Any
 from nsganet.config import SearchConfig, default_values, dump_config, load_config
 from nsganet.errors import ConfigError, NsganetError
 from nsganet.moo.front import front_of
-from nsganet.search.constraints import Constraint, evaluation_violation, parse_constraints
+from nsganet.search.constraints import Constraint, feasible_evaluations, parse_constraints
 from nsganet.search.store import Evaluation, RunStore, corrupt
 from nsganet.utils.lock import LOCK_FILE, FolderLock, in_use
 
@@ -320,17 +320,10 @@ class RunRecord:
         """The run's hard constraints (none: every successful evaluation is feasible)."""
         return parse_constraints(self.config.constraints)
 
-    def violation(self, evaluation: Evaluation) -> float:
-        """Total constraint violation of an evaluation: 0 when feasible, NaN when it failed."""
-        return evaluation_violation(self.constraints, evaluation.status, evaluation.objectives)
-
     @property
     def feasible(self) -> list[Evaluation]:
         """The :attr:`scored` evaluations that meet every constraint: what fronts and hypervolumes are made of."""
-        constraints = self.constraints
-        if not constraints:
-            return self.scored
-        return [e for e in self.scored if not evaluation_violation(constraints, e.status, e.objectives) > 0]
+        return feasible_evaluations(self.constraints, self.scored)
 
     @property
     def scored(self) -> list[Evaluation]:

@@ -49,7 +49,7 @@ from nsganet.executors import AsyncExecutor, EvaluationFn, Executor, ExecutorSet
 from nsganet.moo.front import front_of, objective_matrix
 from nsganet.moo.indicators import normalized_hypervolume
 from nsganet.search.callbacks import Callback, GenerationEnd
-from nsganet.search.constraints import evaluation_violation
+from nsganet.search.constraints import evaluation_violation, feasible_evaluations
 from nsganet.search.fidelity import Fidelity, full_fidelity, rung_counts
 from nsganet.search.objectives import get_objective
 from nsganet.search.problem import Problem
@@ -362,10 +362,6 @@ class Study:
         NaN: failed)."""
         return evaluation_violation(self.constraints, e.status, e.objectives)
 
-    def feasible(self, evaluations: list[Evaluation]) -> list[Evaluation]:
-        """The successful evaluations that meet every constraint."""
-        return [e for e in evaluations if e.status == "ok" and not self.violation(e) > 0]
-
     def _evaluate_generation(self, store: RunStore, executor: Executor, archive: Archive,
                              generation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Evaluate the strategy's next batch within the budget; reuse results a crash left."""
@@ -498,7 +494,7 @@ class Study:
         """The non-dominated feasible evaluations; of a multi-fidelity run, among those evaluated at full fidelity
         (partial-fidelity errors are higher, so they would not compare fairly)."""
         scored = full_fidelity(evaluations, None if self.fidelity is None else self.fidelity.epochs)
-        return front_of(self.feasible(scored) if self.constraints else scored, self.objectives)
+        return front_of(feasible_evaluations(self.constraints, scored), self.objectives)
 
     def _entry(self, e: Evaluation, *keys: str) -> dict[str, Any]:
         """An evaluation as a stats file lists it (with its epochs in a multi-fidelity run)."""
@@ -534,7 +530,7 @@ class Study:
         }
         if self.constraints:
             stats["constraints"] = [str(c) for c in self.constraints]
-            stats["n_feasible"] = len(self.feasible(evaluations))
+            stats["n_feasible"] = len(feasible_evaluations(self.constraints, evaluations))
         if self.fidelity is not None:
             seqs = {e.seq for e in evaluations if e.generation == generation}
             stats["rungs"] = rung_counts(store.rungs(min_seq=min(seqs, default=0)), seqs, self.fidelity.rungs)
